@@ -1,0 +1,234 @@
+//! [`TestApp`]: one isolated Fairlane deployment (database, Redis namespace, data
+//! directory) with the real API binary running on a free port, and helpers to start
+//! workers and the scheduler against the same deployment.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::db::TestDb;
+use crate::process::{Binary, TestProcess};
+use crate::redis_server::RedisNamespace;
+
+/// How long a binary may take to start.
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Builds a [`TestApp`] with non-default settings.
+#[derive(Debug, Default)]
+pub struct TestAppBuilder {
+    redis_url: Option<String>,
+    env: HashMap<String, String>,
+}
+
+impl TestAppBuilder {
+    /// Uses this Redis server instead of the shared one.
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(url.into());
+        self
+    }
+
+    /// Sets an extra `FAIRLANE_*` variable for every process of this deployment.
+    pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.env.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Creates the database, namespace and data directory, and starts the API.
+    pub async fn spawn(self) -> TestApp {
+        let db = TestDb::create().await;
+        let redis = match &self.redis_url {
+            Some(url) => RedisNamespace::on(url),
+            None => RedisNamespace::new(),
+        };
+        let data_dir = tempfile::tempdir().expect("data dir");
+        let mut env: HashMap<String, String> = [
+            ("FAIRLANE_DATABASE_URL", db.url().to_owned()),
+            ("FAIRLANE_DATABASE_POOL_SIZE", "4".to_owned()),
+            ("FAIRLANE_REDIS_URL", redis.url.clone()),
+            ("FAIRLANE_REDIS_PREFIX", redis.prefix.clone()),
+            ("FAIRLANE_DATA_DIR", data_dir.path().display().to_string()),
+            ("FAIRLANE_HTTP_HOST", "127.0.0.1".to_owned()),
+            ("FAIRLANE_HTTP_PORT", "0".to_owned()),
+            ("FAIRLANE_STARTUP_TIMEOUT_SECS", "10".to_owned()),
+            (
+                "FAIRLANE_LOG",
+                "info,tokio_postgres=warn,refinery_core=warn".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        env.extend(self.env);
+        let api = TestProcess::spawn(Binary::Api, &[], &env);
+        let listening = api.wait_for_message("listening", START_TIMEOUT).await;
+        let addr = listening["addr"]
+            .as_str()
+            .expect("listening event has addr")
+            .to_owned();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        TestApp {
+            api,
+            base_url: format!("http://{addr}"),
+            client,
+            env,
+            _data_dir: data_dir,
+            redis,
+            db,
+        }
+    }
+}
+
+/// One isolated deployment with its API running. Dropping it stops every process and
+/// removes the database, the Redis keys and the data directory.
+pub struct TestApp {
+    /// The API process.
+    pub api: TestProcess,
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// An HTTP client without cookies.
+    pub client: reqwest::Client,
+    env: HashMap<String, String>,
+    _data_dir: tempfile::TempDir,
+    /// The Redis namespace.
+    pub redis: RedisNamespace,
+    /// The database.
+    pub db: TestDb,
+}
+
+/// A response read whole: status, headers and body (JSON when it parses).
+#[derive(Debug)]
+pub struct TestResponse {
+    /// Status code.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Raw body.
+    pub text: String,
+    /// The body as JSON, or `Value::Null`.
+    pub json: Value,
+}
+
+impl TestResponse {
+    /// A header's value as a string.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the body is the error envelope with this code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(self.json["error"]["code"], code, "body: {}", self.text);
+        assert!(
+            self.json["error"]["message"].is_string(),
+            "body: {}",
+            self.text
+        );
+        assert!(
+            self.json["error"]["details"].is_object(),
+            "body: {}",
+            self.text
+        );
+    }
+}
+
+impl TestApp {
+    /// The default deployment.
+    pub async fn spawn() -> TestApp {
+        TestApp::builder().spawn().await
+    }
+
+    /// A builder for non-default deployments.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder::default()
+    }
+
+    /// An absolute URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The environment every process of this deployment gets.
+    pub fn env(&self) -> &HashMap<String, String> {
+        &self.env
+    }
+
+    /// Starts a worker against this deployment and waits until it is ready.
+    pub async fn start_worker(&self) -> TestProcess {
+        let worker = TestProcess::spawn(Binary::Worker, &[], &self.env);
+        worker.wait_for_message("worker ready", START_TIMEOUT).await;
+        worker
+    }
+
+    /// Starts the scheduler against this deployment and waits until it is ready.
+    pub async fn start_scheduler(&self) -> TestProcess {
+        let scheduler = TestProcess::spawn(Binary::Scheduler, &[], &self.env);
+        scheduler
+            .wait_for_message("scheduler ready", START_TIMEOUT)
+            .await;
+        scheduler
+    }
+
+    /// Runs `fairlane-api <args>` (a CLI command) to completion with this deployment's
+    /// configuration; returns its exit status and output.
+    pub async fn run_cli(&self, args: &[&str]) -> (std::process::ExitStatus, String) {
+        let mut process = TestProcess::spawn(Binary::Api, args, &self.env);
+        let status = process.wait_exit(Duration::from_secs(60)).await;
+        (status, process.lines().join("\n"))
+    }
+
+    /// Sends a request with an optional JSON body and reads the whole response.
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> TestResponse {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        read(request.send().await.expect("send request")).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.request(Method::GET, path, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    /// Polls `GET path` until `predicate` holds or `within` passes; returns the last response.
+    pub async fn poll(
+        &self,
+        path: &str,
+        within: Duration,
+        predicate: impl Fn(&TestResponse) -> bool,
+    ) -> TestResponse {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let response = self.get(path).await;
+            if predicate(&response) || tokio::time::Instant::now() >= deadline {
+                return response;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Reads a response whole.
+pub async fn read(response: reqwest::Response) -> TestResponse {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("read body");
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    TestResponse {
+        status,
+        headers,
+        text,
+        json,
+    }
+}
