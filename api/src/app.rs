@@ -14,7 +14,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use deadpool_postgres::Pool;
 use fairlane_shared::redis_conn::Redis;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -23,7 +23,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::error::envelope;
 use crate::metrics::Metrics;
 use crate::middleware::{observe::observe, security_headers::security_headers};
-use crate::routes::{fallback, health};
+use crate::routes::{admin, auth, fallback, health, me};
 use crate::settings::ApiSettings;
 
 /// State shared by every handler. Cheap to clone.
@@ -75,7 +75,42 @@ impl AppState {
 
 /// The full router with every middleware layer.
 pub fn router(state: AppState) -> Router {
-    let api_v1 = Router::new();
+    let api_v1 = Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route(
+            "/auth/sessions",
+            get(auth::list_sessions).delete(auth::revoke_all_sessions),
+        )
+        .route(
+            "/auth/sessions/{id}",
+            axum::routing::delete(auth::revoke_session),
+        )
+        .route(
+            "/me",
+            get(me::get_me).patch(me::patch_me).delete(me::delete_me),
+        )
+        .route("/me/password", axum::routing::put(me::change_password))
+        .route(
+            "/me/credentials",
+            axum::routing::put(me::put_credentials).delete(me::delete_credentials),
+        )
+        .route(
+            "/me/api-keys",
+            get(me::list_api_keys).post(me::create_api_key),
+        )
+        .route(
+            "/me/api-keys/{id}",
+            axum::routing::delete(me::delete_api_key),
+        )
+        .route("/me/totp", post(me::start_totp).delete(me::disable_totp))
+        .route("/me/totp/confirm", post(me::confirm_totp))
+        .route("/me/audit", get(me::list_audit))
+        .route("/me/export", get(me::export))
+        .route("/admin/stats", get(admin::stats))
+        .route("/admin/users/{id}/deactivate", post(admin::deactivate))
+        .route("/admin/users/{id}/activate", post(admin::activate));
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -158,6 +193,7 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local_addr = listener.local_addr()?;
+    crate::accounts::password::warm_up();
     let state = AppState::new(db, redis, Metrics::new(), settings);
     let app = router(state);
     let signals = fairlane_shared::shutdown::ShutdownSignals::install()?;

@@ -23,6 +23,12 @@ pub enum ApiError {
     /// 401 `unauthorized`: no valid session or API key.
     #[error("authentication required")]
     Unauthorized,
+    /// 401 `invalid_credentials`: unknown email or wrong password (indistinguishable).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// 401 `totp_required`: the password was right; a TOTP code is needed.
+    #[error("a TOTP code is required")]
+    TotpRequired,
     /// 403 `forbidden`.
     #[error("{0}")]
     Forbidden(String),
@@ -44,6 +50,12 @@ pub enum ApiError {
     /// 429 `rate_limited` with `Retry-After`.
     #[error("too many requests")]
     RateLimited { retry_after: Duration },
+    /// 429 `quota_exceeded`.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// 422 `credentials_required`: the job needs stored broker credentials.
+    #[error("store your broker credentials first (PUT /api/v1/me/credentials)")]
+    CredentialsRequired,
     /// 503 `unavailable`, with what is down in `details`.
     #[error("{message}")]
     Unavailable { message: String, details: Value },
@@ -66,14 +78,17 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::InvalidCredentials | Self::TotpRequired => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::QuotaExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::CredentialsRequired => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -85,6 +100,10 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::Validation { .. } => "validation_failed",
             Self::Unauthorized => "unauthorized",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::TotpRequired => "totp_required",
+            Self::QuotaExceeded(_) => "quota_exceeded",
+            Self::CredentialsRequired => "credentials_required",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",

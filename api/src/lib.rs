@@ -4,6 +4,7 @@
 //! Handlers are thin: extract, call into a service module or `fairlane-shared`, map the
 //! result. Every error leaves through [`error::ApiError`] as the JSON envelope.
 
+pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod error;

@@ -2,7 +2,11 @@
 
 use std::net::IpAddr;
 
+use std::time::Duration;
+
 use fairlane_shared::config::{CommonSettings, ConfigError, Env};
+use fairlane_shared::crypto::Keyring;
+use fairlane_shared::quotas::Quotas;
 
 /// Everything `fairlane-api` reads from the environment.
 #[derive(Debug, Clone)]
@@ -19,6 +23,39 @@ pub struct ApiSettings {
     pub cookie_secure: bool,
     /// Largest JSON body accepted: `FAIRLANE_MAX_JSON_BYTES` (default 1 MiB).
     pub max_json_bytes: usize,
+    /// Keys sealing broker credentials and TOTP seeds.
+    pub keyring: Keyring,
+    /// Default per-user quotas.
+    pub quotas: Quotas,
+    /// Session lifetimes and limits.
+    pub sessions: SessionSettings,
+    /// Request and login limits.
+    pub limits: LimitSettings,
+}
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// Absolute lifetime: `FAIRLANE_SESSION_TTL_SECS` (default 24 h).
+    pub absolute: Duration,
+    /// Idle timeout: `FAIRLANE_SESSION_IDLE_SECS` (default 2 h).
+    pub idle: Duration,
+    /// Sessions one user may hold; the oldest is revoked beyond it:
+    /// `FAIRLANE_MAX_SESSIONS_PER_USER` (default 20).
+    pub max_per_user: usize,
+}
+
+/// Rate limits (held in Redis, so they apply across API replicas).
+#[derive(Debug, Clone, Copy)]
+pub struct LimitSettings {
+    /// Requests per minute per user: `FAIRLANE_RATE_LIMIT_PER_MINUTE` (default 100).
+    pub requests_per_minute: u32,
+    /// Failed logins per account per window: `FAIRLANE_LOGIN_FAILURES_PER_ACCOUNT` (default 10).
+    pub login_failures_per_account: u32,
+    /// Failed logins per client IP per window: `FAIRLANE_LOGIN_FAILURES_PER_IP` (default 50).
+    pub login_failures_per_ip: u32,
+    /// The failure-counting window: `FAIRLANE_LOGIN_FAILURE_WINDOW_SECS` (default 900).
+    pub login_failure_window: Duration,
 }
 
 impl ApiSettings {
@@ -43,6 +80,20 @@ impl ApiSettings {
             allowed_origins,
             cookie_secure: env.flag_or("FAIRLANE_COOKIE_SECURE", false)?,
             max_json_bytes: env.parsed_or("FAIRLANE_MAX_JSON_BYTES", 1024 * 1024)?,
+            keyring: Keyring::from_env(env)?,
+            quotas: Quotas::defaults_from_env(env)?,
+            sessions: SessionSettings {
+                absolute: env.seconds_or("FAIRLANE_SESSION_TTL_SECS", 24 * 3600)?,
+                idle: env.seconds_or("FAIRLANE_SESSION_IDLE_SECS", 2 * 3600)?,
+                max_per_user: env.parsed_or("FAIRLANE_MAX_SESSIONS_PER_USER", 20)?,
+            },
+            limits: LimitSettings {
+                requests_per_minute: env.parsed_or("FAIRLANE_RATE_LIMIT_PER_MINUTE", 100)?,
+                login_failures_per_account: env
+                    .parsed_or("FAIRLANE_LOGIN_FAILURES_PER_ACCOUNT", 10)?,
+                login_failures_per_ip: env.parsed_or("FAIRLANE_LOGIN_FAILURES_PER_IP", 50)?,
+                login_failure_window: env.seconds_or("FAIRLANE_LOGIN_FAILURE_WINDOW_SECS", 900)?,
+            },
         })
     }
 }

@@ -6,11 +6,16 @@
 //! its JSON shapes and the types defined here.
 
 pub mod config;
+pub mod credentials;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod process;
+pub mod quotas;
 pub mod redis_conn;
 pub mod shutdown;
 pub mod telemetry;
+pub mod user_events;
+pub mod workspace;
 
 pub use error::{Error, Result};

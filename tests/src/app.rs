@@ -56,6 +56,10 @@ impl TestAppBuilder {
                 "FAIRLANE_LOG",
                 "info,tokio_postgres=warn,refinery_core=warn".to_owned(),
             ),
+            (
+                "FAIRLANE_ENCRYPTION_KEYS",
+                format!("1:{}", random_key_b64()),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -216,6 +220,98 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// A random 32-byte key, base64.
+pub fn random_key_b64() -> String {
+    use base64::Engine;
+    let bytes: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()]
+        .iter()
+        .flat_map(|u| *u.as_bytes())
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A signed-in user as a test sees it.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    /// The account's id.
+    pub id: String,
+    /// Email used to register.
+    pub email: String,
+    /// Password used to register.
+    pub password: String,
+    /// Bearer session token.
+    pub token: String,
+    /// CSRF token of that session.
+    pub csrf_token: String,
+    /// The `user` object.
+    pub user: Value,
+}
+
+impl TestApp {
+    /// Registers and logs in a fresh user with a unique email.
+    pub async fn signed_in_user(&self) -> TestUser {
+        let email = format!(
+            "user-{}@example.com",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
+        self.signed_in_user_with(&email, "correct-horse-battery-staple")
+            .await
+    }
+
+    /// Registers and logs in a user with this email and password.
+    pub async fn signed_in_user_with(&self, email: &str, password: &str) -> TestUser {
+        let registered = self
+            .post_json(
+                "/api/v1/auth/register",
+                &serde_json::json!({ "email": email, "password": password, "name": "Test User" }),
+            )
+            .await;
+        assert_eq!(registered.status, 201, "register: {}", registered.text);
+        let login = self.login(email, password).await;
+        assert_eq!(login.status, 200, "login: {}", login.text);
+        TestUser {
+            id: registered.json["user"]["id"].as_str().unwrap().to_owned(),
+            email: email.to_owned(),
+            password: password.to_owned(),
+            token: login.json["token"].as_str().unwrap().to_owned(),
+            csrf_token: login.json["csrf_token"].as_str().unwrap().to_owned(),
+            user: login.json["user"].clone(),
+        }
+    }
+
+    /// `POST /auth/login`.
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        self.post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// A request authenticated with `Authorization: Bearer <token>`.
+    pub async fn request_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> TestResponse {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        read(request.send().await.expect("send request")).await
+    }
+
+    /// `GET path` as `token`.
+    pub async fn get_as(&self, token: &str, path: &str) -> TestResponse {
+        self.request_as(token, Method::GET, path, None).await
     }
 }
 
