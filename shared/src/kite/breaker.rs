@@ -71,12 +71,11 @@ impl CircuitBreaker {
         let mut counters = self.lock();
         counters.consecutive_failures = counters.consecutive_failures.saturating_add(1);
         if counters.consecutive_failures >= self.threshold {
-            if counters.opened_at.is_none() || counters.consecutive_failures > self.threshold {
-                tracing::warn!(
-                    failures = counters.consecutive_failures,
-                    "broker circuit breaker open"
-                );
-            }
+            tracing::warn!(
+                failures = counters.consecutive_failures,
+                cooldown_ms = self.cooldown.as_millis(),
+                "broker circuit breaker open"
+            );
             counters.opened_at = Some(Instant::now());
         }
     }

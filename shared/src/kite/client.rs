@@ -88,9 +88,8 @@ impl KiteClient {
             "token {api_key}:{}",
             credentials.access_token.expose_secret()
         ))
-        .map_err(|_| KiteError::Input {
-            status: 0,
-            message: "credentials contain characters not allowed in a header".to_owned(),
+        .map_err(|_| KiteError::Token {
+            message: "the stored credentials contain characters not allowed in a header".to_owned(),
         })?;
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
