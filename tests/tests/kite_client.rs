@@ -307,3 +307,22 @@ async fn the_breaker_opens_after_repeated_server_errors() {
     assert!(err.is_transient());
     assert_eq!(broken.stats().await["requests"].as_u64().unwrap(), sent);
 }
+
+#[tokio::test]
+async fn without_a_shared_limiter_a_429_is_retried_after_the_window() {
+    let sandbox = SandboxBroker::spawn().await;
+    // Two deployments (Redis prefixes) with the same API key do not share pacing, so
+    // the broker throttles one of them; the client backs off and gets through.
+    let (first, second) = (RedisNamespace::new(), RedisNamespace::new());
+    let (a, b) = (
+        sandbox_client(&sandbox, &first).await,
+        sandbox_client(&sandbox, &second).await,
+    );
+    let keys = ["NSE:NIFTY 50"];
+    let (from_a, from_b) = tokio::join!(a.ltp(&keys), b.ltp(&keys));
+    from_a.expect("first client");
+    from_b.expect("second client");
+    let stats = sandbox.stats().await;
+    assert!(stats["rate_limited"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(stats["served"], 2, "{stats}");
+}
