@@ -13,84 +13,16 @@ use chrono::NaiveDate;
 use fairlane_shared::kite::{Depth, DepthLevel, Instrument, InstrumentType, Ohlc, Quote};
 use fairlane_shared::options::{BlackScholes, OptionType, PricingInputs};
 
+mod symbols;
+mod underlyings;
+
 use crate::expiries;
+use crate::market::symbols::{future_symbol, option_symbol};
+use crate::market::underlyings::UNDERLYINGS;
 use crate::noise::unit;
 
 const RISK_FREE_RATE: f64 = 0.065;
 const TICK: f64 = 0.05;
-
-/// An underlying and how its derivatives are listed.
-struct Underlying {
-    /// The NFO `name` column (`NIFTY`).
-    name: &'static str,
-    /// The NSE tradingsymbol of the cash instrument (`NIFTY 50`).
-    cash_symbol: &'static str,
-    is_index: bool,
-    base_price: f64,
-    strike_step: f64,
-    strikes_each_side: i64,
-    lot_size: u32,
-    base_vol: f64,
-    has_weeklies: bool,
-}
-
-const UNDERLYINGS: [Underlying; 5] = [
-    Underlying {
-        name: "NIFTY",
-        cash_symbol: "NIFTY 50",
-        is_index: true,
-        base_price: 24_000.0,
-        strike_step: 50.0,
-        strikes_each_side: 40,
-        lot_size: 75,
-        base_vol: 0.13,
-        has_weeklies: true,
-    },
-    Underlying {
-        name: "BANKNIFTY",
-        cash_symbol: "NIFTY BANK",
-        is_index: true,
-        base_price: 52_000.0,
-        strike_step: 100.0,
-        strikes_each_side: 30,
-        lot_size: 35,
-        base_vol: 0.15,
-        has_weeklies: false,
-    },
-    Underlying {
-        name: "RELIANCE",
-        cash_symbol: "RELIANCE",
-        is_index: false,
-        base_price: 1_400.0,
-        strike_step: 10.0,
-        strikes_each_side: 20,
-        lot_size: 500,
-        base_vol: 0.22,
-        has_weeklies: false,
-    },
-    Underlying {
-        name: "INFY",
-        cash_symbol: "INFY",
-        is_index: false,
-        base_price: 1_550.0,
-        strike_step: 20.0,
-        strikes_each_side: 15,
-        lot_size: 400,
-        base_vol: 0.25,
-        has_weeklies: false,
-    },
-    Underlying {
-        name: "TCS",
-        cash_symbol: "TCS",
-        is_index: false,
-        base_price: 3_400.0,
-        strike_step: 50.0,
-        strikes_each_side: 15,
-        lot_size: 175,
-        base_vol: 0.21,
-        has_weeklies: false,
-    },
-];
 
 /// What a listed instrument is, for pricing.
 #[derive(Debug, Clone, Copy)]
@@ -172,7 +104,7 @@ impl Market {
                         instrument: Instrument {
                             instrument_token,
                             exchange_token,
-                            tradingsymbol: format!("{}{}FUT", u.name, monthly_code(expiry)),
+                            tradingsymbol: future_symbol(u.name, expiry),
                             name: u.name.to_owned(),
                             last_price: 0.0,
                             expiry: Some(expiry),
@@ -190,21 +122,13 @@ impl Market {
                 for steps in -u.strikes_each_side..=u.strikes_each_side {
                     let strike = atm + steps as f64 * u.strike_step;
                     for kind in [OptionType::Call, OptionType::Put] {
-                        let code = if is_monthly {
-                            monthly_code(expiry)
-                        } else {
-                            weekly_code(expiry)
-                        };
                         let (exchange_token, instrument_token) = token(2);
                         listings.push(Listing {
                             instrument: Instrument {
                                 instrument_token,
                                 exchange_token,
-                                tradingsymbol: format!(
-                                    "{}{code}{}{}",
-                                    u.name,
-                                    format_strike(strike),
-                                    kind.code()
+                                tradingsymbol: option_symbol(
+                                    u.name, expiry, is_monthly, strike, kind,
                                 ),
                                 name: u.name.to_owned(),
                                 last_price: 0.0,
@@ -340,31 +264,6 @@ impl Market {
 
 fn round_tick(price: f64) -> f64 {
     ((price / TICK).round() * TICK * 100.0).round() / 100.0
-}
-
-fn format_strike(strike: f64) -> String {
-    if strike.fract() == 0.0 {
-        format!("{strike:.0}")
-    } else {
-        format!("{strike}")
-    }
-}
-
-/// `25NOV`: the monthly contract code.
-fn monthly_code(expiry: NaiveDate) -> String {
-    expiry.format("%y%b").to_string().to_uppercase()
-}
-
-/// `25N11` / `2611D`-style weekly code: year, month (1–9, O, N, D) and day.
-fn weekly_code(expiry: NaiveDate) -> String {
-    use chrono::Datelike;
-    let month = match expiry.month() {
-        10 => 'O',
-        11 => 'N',
-        12 => 'D',
-        m => char::from_digit(m, 10).unwrap_or('0'),
-    };
-    format!("{}{month}{:02}", expiry.format("%y"), expiry.day())
 }
 
 #[cfg(test)]
