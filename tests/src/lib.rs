@@ -10,6 +10,8 @@ pub mod db;
 pub mod env;
 pub mod process;
 pub mod redis_server;
+pub mod sandbox;
 
 pub use app::TestApp;
 pub use process::{Binary, TestProcess};
+pub use sandbox::SandboxBroker;

@@ -23,6 +23,8 @@ pub enum Binary {
     Worker,
     /// `fairlane-scheduler`.
     Scheduler,
+    /// `fairlane-sandbox-broker`.
+    SandboxBroker,
 }
 
 impl Binary {
@@ -32,6 +34,7 @@ impl Binary {
             Binary::Api => "fairlane-api",
             Binary::Worker => "fairlane-worker",
             Binary::Scheduler => "fairlane-scheduler",
+            Binary::SandboxBroker => "fairlane-sandbox-broker",
         }
     }
 }

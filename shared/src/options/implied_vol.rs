@@ -1,0 +1,156 @@
+//! Implied volatility: the σ at which Black–Scholes reproduces a market price.
+//!
+//! Newton–Raphson from the Brenner–Subrahmanyam start `σ₀ = √(2π/T)·P/S`, safeguarded
+//! by a bracket on [1e-4, 5.0] that shrinks with every evaluation (the price rises
+//! strictly with σ); whenever vega is tiny or a Newton step leaves the bracket the step
+//! is a bisection instead. Prices outside the no-arbitrage bounds, or whose σ falls
+//! outside the bracket, give `None`, never NaN. Not a general root finder.
+
+use crate::options::OptionType;
+use crate::options::black_scholes::{BlackScholes, PricingInputs};
+
+/// The lowest volatility the solver reports.
+pub const MIN_VOL: f64 = 1e-4;
+/// The highest volatility the solver reports.
+pub const MAX_VOL: f64 = 5.0;
+const MAX_ITERATIONS: usize = 200;
+
+/// The implied volatility of `kind` at `market_price`, or `None` when the price is not
+/// finite, breaks the no-arbitrage bounds, or implies σ outside [`MIN_VOL`, `MAX_VOL`].
+pub fn implied_volatility(
+    kind: OptionType,
+    inputs: &PricingInputs,
+    market_price: f64,
+) -> Option<f64> {
+    let (lower, upper) = inputs.price_bounds(kind);
+    if !market_price.is_finite() || market_price <= lower || market_price >= upper {
+        return None;
+    }
+    let price_at = |vol: f64| BlackScholes::new(*inputs, vol).map(|bs| bs.price(kind));
+    // Absolute price tolerance scaled to the contract, far below a tick.
+    let tolerance = 1e-12 * inputs.spot().max(inputs.strike());
+    let (mut lo, mut hi) = (MIN_VOL, MAX_VOL);
+    if price_at(lo)? - market_price > tolerance || market_price - price_at(hi)? > tolerance {
+        return None;
+    }
+
+    let start = (2.0 * std::f64::consts::PI / inputs.years()).sqrt() * market_price / inputs.spot();
+    let mut vol = if start.is_finite() && start > lo && start < hi {
+        start
+    } else {
+        0.5 * (lo + hi)
+    };
+    for _ in 0..MAX_ITERATIONS {
+        let bs = BlackScholes::new(*inputs, vol)?;
+        let diff = bs.price(kind) - market_price;
+        if diff.abs() <= tolerance {
+            return Some(vol);
+        }
+        if diff > 0.0 {
+            hi = vol;
+        } else {
+            lo = vol;
+        }
+        if hi - lo <= f64::EPSILON * hi {
+            return Some(vol);
+        }
+        let vega = bs.vega();
+        let newton = vol - diff / vega;
+        vol = if vega > f64::MIN_POSITIVE && newton > lo && newton < hi {
+            newton
+        } else {
+            0.5 * (lo + hi)
+        };
+    }
+    // 200 halvings of [1e-4, 5] cannot fail to converge; stay defensive regardless.
+    let repriced = price_at(vol)?;
+    ((repriced - market_price).abs() <= 1e-6 * inputs.spot().max(1.0)).then_some(vol)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OptionType::{Call, Put};
+
+    #[test]
+    fn recovers_the_reference_volatility() {
+        let inputs = PricingInputs::new(42.0, 40.0, 0.5, 0.10, 0.0).unwrap();
+        let vol = implied_volatility(Call, &inputs, 4.759422).unwrap();
+        assert!((vol - 0.20).abs() < 1e-6, "{vol}");
+        let vol = implied_volatility(Put, &inputs, 0.808599).unwrap();
+        assert!((vol - 0.20).abs() < 1e-6, "{vol}");
+    }
+
+    #[test]
+    fn round_trips_price_to_vol_to_price_over_a_grid() {
+        let spot = 1000.0;
+        let strikes = [0.5, 0.7, 0.85, 0.95, 1.0, 1.05, 1.15, 1.3, 1.5];
+        let days = [1.0, 7.0, 30.0, 91.0, 365.0, 730.0];
+        let vols = [0.05, 0.10, 0.20, 0.35, 0.60, 1.00, 1.50];
+        let (mut checked_vol, mut total) = (0, 0);
+        for moneyness in strikes {
+            for d in days {
+                for vol in vols {
+                    for kind in [Call, Put] {
+                        total += 1;
+                        let inputs =
+                            PricingInputs::new(spot, spot * moneyness, d / 365.0, 0.065, 0.01)
+                                .unwrap();
+                        let bs = BlackScholes::new(inputs, vol).unwrap();
+                        let price = bs.price(kind);
+                        let Some(iv) = implied_volatility(kind, &inputs, price) else {
+                            // Only prices indistinguishable from a bound may fail.
+                            let (lower, upper) = inputs.price_bounds(kind);
+                            let gap = (price - lower).min(upper - price);
+                            assert!(
+                                gap < 1e-9 * spot,
+                                "no IV for {kind} K={} d={d} vol={vol} price={price}",
+                                spot * moneyness
+                            );
+                            continue;
+                        };
+                        let repriced = BlackScholes::new(inputs, iv).unwrap().price(kind);
+                        assert!(
+                            (repriced - price).abs() < 1e-6,
+                            "{kind} K={} d={d} vol={vol}: {price} -> {iv} -> {repriced}",
+                            spot * moneyness
+                        );
+                        // Where the price is sensitive to σ, σ itself comes back.
+                        if bs.vega() > 1e-3 {
+                            checked_vol += 1;
+                            assert!(
+                                (iv - vol).abs() < 1e-6,
+                                "{kind} K={} d={d}: vol {vol} came back as {iv}",
+                                spot * moneyness
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked_vol * 10 > total * 7, "{checked_vol} of {total}");
+    }
+
+    #[test]
+    fn prices_outside_the_no_arbitrage_bounds_give_none() {
+        let inputs = PricingInputs::new(100.0, 90.0, 0.25, 0.05, 0.0).unwrap();
+        let (lower, upper) = inputs.price_bounds(Call);
+        for price in [
+            lower - 0.5,
+            lower,
+            upper,
+            upper + 1.0,
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            assert_eq!(implied_volatility(Call, &inputs, price), None, "{price}");
+        }
+        let (lower, _) = inputs.price_bounds(Put);
+        assert_eq!(implied_volatility(Put, &inputs, lower), None);
+        assert_eq!(implied_volatility(Put, &inputs, 0.0), None);
+        // Inside the bounds but implying σ > 5.0.
+        let just_below_upper = upper - 1e-9;
+        assert_eq!(implied_volatility(Call, &inputs, just_below_upper), None);
+    }
+}
