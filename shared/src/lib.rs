@@ -19,6 +19,7 @@ pub mod quotas;
 pub mod redis_conn;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod user_events;
 pub mod workspace;
 

@@ -71,6 +71,7 @@ impl TestAppBuilder {
             .as_str()
             .expect("listening event has addr")
             .to_owned();
+        fairlane_shared::tls::install();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()

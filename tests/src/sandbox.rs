@@ -45,10 +45,13 @@ impl SandboxBroker {
         SandboxBroker {
             process,
             base_url: format!("http://{addr}"),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("http client"),
+            client: {
+                fairlane_shared::tls::install();
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .expect("http client")
+            },
         }
     }
 

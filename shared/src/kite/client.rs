@@ -95,6 +95,7 @@ impl KiteClient {
         let mut headers = HeaderMap::new();
         headers.insert("X-Kite-Version", HeaderValue::from_static("3"));
         headers.insert(AUTHORIZATION, auth);
+        crate::tls::install();
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .timeout(settings.timeout)
