@@ -23,7 +23,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::error::envelope;
 use crate::metrics::Metrics;
 use crate::middleware::{observe::observe, security_headers::security_headers};
-use crate::routes::{admin, auth, fallback, health, me};
+use crate::routes::{admin, auth, fallback, files, health, me};
 use crate::settings::ApiSettings;
 
 /// State shared by every handler. Cheap to clone.
@@ -108,6 +108,14 @@ pub fn router(state: AppState) -> Router {
         .route("/me/totp/confirm", post(me::confirm_totp))
         .route("/me/audit", get(me::list_audit))
         .route("/me/export", get(me::export))
+        .route(
+            "/files",
+            get(files::list)
+                .post(files::upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/files/{id}", get(files::get).delete(files::delete))
+        .route("/files/{id}/content", get(files::content))
         .route("/admin/stats", get(admin::stats))
         .route("/admin/users/{id}/deactivate", post(admin::deactivate))
         .route("/admin/users/{id}/activate", post(admin::activate));

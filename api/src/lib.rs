@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;

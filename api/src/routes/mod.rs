@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod fallback;
+pub mod files;
 pub mod health;
 pub mod me;
 pub mod usage;
