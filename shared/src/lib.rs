@@ -8,6 +8,7 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod jobs;
 pub mod process;
 pub mod redis_conn;
 pub mod shutdown;

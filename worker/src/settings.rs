@@ -1,14 +1,29 @@
-//! The worker's settings: the common ones plus how many jobs one process runs at once.
+//! The worker's settings: the common ones, the job engine's, and how this process runs
+//! jobs (concurrency, shutdown grace, metrics port).
+
+use std::time::Duration;
 
 use fairlane_shared::config::{CommonSettings, ConfigError, Env};
+use fairlane_shared::jobs::JobSettings;
 
 /// Everything `fairlane-worker` reads from the environment.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     /// Postgres, Redis, logging, data directory.
     pub common: CommonSettings,
+    /// Quotas, lease TTL, diagnostic kinds.
+    pub jobs: JobSettings,
     /// Jobs run at once by this process: `FAIRLANE_WORKER_CONCURRENCY` (default 8).
     pub concurrency: usize,
+    /// How long running jobs may take to finish after SIGTERM before their leases are
+    /// released: `FAIRLANE_SHUTDOWN_GRACE_SECS` (default 20).
+    pub shutdown_grace: Duration,
+    /// How long an idle worker waits between claim attempts:
+    /// `FAIRLANE_WORKER_POLL_MS` (default 100).
+    pub poll_interval: Duration,
+    /// Serve Prometheus metrics on this loopback port: `FAIRLANE_WORKER_METRICS_PORT`
+    /// (unset: no metrics endpoint).
+    pub metrics_port: Option<u16>,
 }
 
 impl WorkerSettings {
@@ -21,9 +36,17 @@ impl WorkerSettings {
                 "must be at least 1",
             ));
         }
+        let metrics_port = match env.get("FAIRLANE_WORKER_METRICS_PORT") {
+            None => None,
+            Some(_) => Some(env.parsed_or("FAIRLANE_WORKER_METRICS_PORT", 0u16)?),
+        };
         Ok(Self {
             common: CommonSettings::from_env(env)?,
+            jobs: JobSettings::from_env(env)?,
             concurrency,
+            shutdown_grace: env.seconds_or("FAIRLANE_SHUTDOWN_GRACE_SECS", 20)?,
+            poll_interval: env.millis_or("FAIRLANE_WORKER_POLL_MS", 100)?,
+            metrics_port,
         })
     }
 }
