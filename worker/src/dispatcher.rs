@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use apalis_core::task::Task;
+use apalis_core::task::builder::TaskBuilder;
+use apalis_core::task::task_id::TaskId;
 use fairlane_shared::jobs::dispatch::{self, JobRef};
 use fairlane_shared::jobs::lease::{self, ClaimOutcome, Outcome};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -59,8 +61,10 @@ pub async fn run(
                         continue;
                     };
                     claimed_any = true;
-                    let task = JobTask::new(claimed.clone(), permit);
-                    if jobs.send(Task::new(task)).await.is_err() {
+                    let task = TaskBuilder::new(JobTask::new(claimed.clone(), permit))
+                        .task_id(TaskId::from_string(job.id.to_string()))
+                        .build();
+                    if jobs.send(task).await.is_err() {
                         tracing::error!(job_id = %job.id, "job runtime is gone; releasing the claim");
                         let _ =
                             lease::finish(&rt.db, &rt.redis, &claimed, &Outcome::Released).await;

@@ -109,7 +109,7 @@ pub async fn claim(
         .query_opt(
             "UPDATE jobs SET state = 'running', attempt = attempt + 1, \
                  lease_token = gen_random_uuid(), \
-                 lease_expires_at = now() + $3 * interval '1 millisecond', worker_id = $4, \
+                 lease_expires_at = now() + $3::bigint * interval '1 millisecond', worker_id = $4, \
                  started_at = COALESCE(started_at, now()), updated_at = now() \
              WHERE id = $1 AND user_id = $2 AND state = 'queued' AND run_at <= now() \
                  AND cancel_requested_at IS NULL \
@@ -158,7 +158,7 @@ pub async fn heartbeat(
         .get()
         .await?
         .query_opt(
-            "UPDATE jobs SET lease_expires_at = now() + $3 * interval '1 millisecond', updated_at = now() \
+            "UPDATE jobs SET lease_expires_at = now() + $3::bigint * interval '1 millisecond', updated_at = now() \
              WHERE id = $1 AND lease_token = $2 AND state = 'running' \
              RETURNING cancel_requested_at IS NOT NULL",
             &[&claimed.job.id, &claimed.lease_token, &ttl_ms],
