@@ -98,3 +98,193 @@ async fn progress_of_a_running_job_is_visible_and_listing_pages_newest_first() {
     let (done, _) = jobs::list(&engine.db, user, Some(JobState::Succeeded), None, 50, None).await.unwrap();
     assert_eq!(done.len(), 5);
 }
+
+#[tokio::test]
+async fn idempotency_keys_return_the_same_job_and_the_queued_quota_holds() {
+    let app = app_with(&[]).await;
+    let engine = Engine::connect(&app).await;
+    let user = engine.create_user(None, Some(3)).await;
+    let other = engine.create_user(None, None).await;
+
+    let first = engine
+        .try_submit(user, &[("echo", json!({"message": "a"}), Some("k1"))])
+        .await
+        .unwrap();
+    assert!(first[0].created);
+    let again = engine
+        .try_submit(user, &[("echo", json!({"message": "ignored"}), Some("k1"))])
+        .await
+        .unwrap();
+    assert!(!again[0].created);
+    assert_eq!(again[0].job.id, first[0].job.id);
+    assert_eq!(again[0].job.params, json!({"message": "a"}));
+    // The same key belongs to each user separately.
+    let theirs = engine
+        .try_submit(other, &[("echo", json!({"message": "a"}), Some("k1"))])
+        .await
+        .unwrap();
+    assert!(theirs[0].created);
+    assert_ne!(theirs[0].job.id, first[0].job.id);
+
+    // A batch repeating a key creates one job.
+    let batch = engine
+        .try_submit(
+            user,
+            &[
+                ("echo", json!({"message": "b"}), Some("k2")),
+                ("echo", json!({"message": "b"}), Some("k2")),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(batch[0].created && !batch[1].created);
+    assert_eq!(batch[0].job.id, batch[1].job.id);
+
+    // Two queued, limit 3: one more fits, two more do not, and nothing is inserted.
+    let err = engine
+        .try_submit(user, &[("echo", json!({"message": "c"}), None), ("echo", json!({"message": "d"}), None)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JobError::QuotaExceeded { queued: 2, limit: 3 }), "{err:?}");
+    engine.submit(user, "echo", json!({"message": "c"})).await;
+    assert!(matches!(
+        engine.try_submit(user, &[("echo", json!({"message": "d"}), None)]).await,
+        Err(JobError::QuotaExceeded { .. })
+    ));
+    // Re-submitting an existing key is not a new job, so it is fine at the limit.
+    let replay = engine
+        .try_submit(user, &[("echo", json!({"message": "a"}), Some("k1"))])
+        .await
+        .unwrap();
+    assert!(!replay[0].created);
+    assert_eq!(engine.count_by_state().await["queued"], 4);
+
+    // Waiting jobs say why and where: no worker runs, so no free worker, in lane order.
+    let (queued, _) = jobs::list(&engine.db, user, Some(JobState::Queued), None, 10, None).await.unwrap();
+    let mut positions = Vec::new();
+    for job in queued.iter().rev() {
+        let waiting = jobs::waiting(&engine.redis, job, 2).await.unwrap().unwrap();
+        assert_eq!(waiting.reason, WaitReason::NoFreeWorker);
+        positions.push(waiting.position.unwrap());
+    }
+    assert_eq!(positions, [1, 2, 3]);
+
+    // Cancelling a queued job frees its quota at once and takes it out of its lane.
+    let cancelled = match jobs::request_cancel(&engine.db, &engine.redis, user, queued[0].id).await.unwrap() {
+        CancelOutcome::Cancelled(job) => job,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(cancelled.state, JobState::Cancelled);
+    assert!(cancelled.finished_at.is_some());
+    engine.submit(user, "echo", json!({"message": "e"})).await;
+    let _worker = engine.start_worker(&[]).await;
+    let counts = engine.wait_all_terminal(Duration::from_secs(20)).await;
+    assert_eq!(counts.get("succeeded"), Some(&4), "{counts:?}");
+    assert_eq!(counts.get("cancelled"), Some(&1), "{counts:?}");
+}
+
+#[tokio::test]
+async fn a_killed_workers_job_runs_again_on_another_worker_within_30_seconds() {
+    // Default lease TTL (10 s): this is the bound operators get.
+    let app = app_with(&[]).await;
+    let engine = Engine::connect(&app).await;
+    let user = engine.create_user(None, None).await;
+    let mut first = engine.start_worker(&[]).await;
+    let job = engine.submit(user, "sleep", json!({"ms": 3000})).await;
+    engine
+        .wait_job(user, job.id, Duration::from_secs(10), |j| j.state == JobState::Running)
+        .await;
+    assert_eq!(engine.worker_of(job.id).await.as_deref(), Some(first.id.as_str()));
+    let second = engine.start_worker(&[]).await;
+    first.process.signal(Signal::SIGKILL);
+    first.process.wait_exit(Duration::from_secs(5)).await;
+    let killed_at = Instant::now();
+
+    let done = engine
+        .wait_job(user, job.id, Duration::from_secs(30), |j| j.state.is_terminal())
+        .await;
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    assert_eq!(done.attempt, 2, "the interrupted run counts as an attempt");
+    assert!(killed_at.elapsed() < Duration::from_secs(30));
+    assert_eq!(engine.worker_of(job.id).await.as_deref(), Some(second.id.as_str()));
+    let completions = finished_counts(&[&first.process, &second.process], "succeeded");
+    assert_eq!(completions.get(&job.id.to_string()), Some(&1));
+}
+
+#[tokio::test]
+async fn a_job_that_kills_its_worker_fails_after_max_attempts_while_others_flow() {
+    let app = app_with(&[("FAIRLANE_LEASE_TTL_MS", "1500")]).await;
+    let engine = Engine::connect(&app).await;
+    let crasher = engine.create_user(None, None).await;
+    let bystander = engine.create_user(None, None).await;
+    let mut workers = vec![engine.start_worker(&[]).await, engine.start_worker(&[]).await];
+    let poison = engine.submit(crasher, "crash", json!({})).await;
+    let echoes = engine.submit_many(bystander, "echo", json!({"message": "still here"}), 30).await;
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut crashes = 0;
+    loop {
+        // Replace dead workers, as a supervisor would.
+        for worker in &mut workers {
+            if worker.process.has_exited() {
+                crashes += 1;
+                *worker = engine.start_worker(&[]).await;
+            }
+        }
+        let job = engine.get(crasher, poison.id).await;
+        if job.state.is_terminal() {
+            assert_eq!(job.state, JobState::Failed, "{job:?}");
+            assert_eq!(job.attempt, 3);
+            let error = job.error.expect("an error");
+            assert_eq!(error.code, "interrupted");
+            break;
+        }
+        assert!(Instant::now() < deadline, "poison job still {job:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(crashes, 3, "one crash per attempt, then never again");
+    for id in echoes {
+        engine
+            .wait_job(bystander, id, Duration::from_secs(20), |j| j.state == JobState::Succeeded)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_paused_worker_cannot_complete_a_job_it_lost() {
+    let app = app_with(&[("FAIRLANE_LEASE_TTL_MS", "1500")]).await;
+    let engine = Engine::connect(&app).await;
+    let user = engine.create_user(None, None).await;
+    let zombie = engine.start_worker(&[]).await;
+    let job = engine.submit(user, "sleep", json!({"ms": 2500})).await;
+    engine
+        .wait_job(user, job.id, Duration::from_secs(10), |j| j.state == JobState::Running)
+        .await;
+    let healthy = engine.start_worker(&[]).await;
+    zombie.process.signal(Signal::SIGSTOP);
+
+    let done = engine
+        .wait_job(user, job.id, Duration::from_secs(30), |j| j.state.is_terminal())
+        .await;
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    assert_eq!(engine.worker_of(job.id).await.as_deref(), Some(healthy.id.as_str()));
+
+    zombie.process.signal(Signal::SIGCONT);
+    let rejected = zombie
+        .process
+        .wait_for_event(
+            |e| {
+                e["job_id"] == job.id.to_string()
+                    && (e["message"] == "job completion rejected: lease lost"
+                        || e["message"] == "job lease lost; stopped it without writing")
+            },
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(rejected.is_some(), "zombie did not notice:\n{}", zombie.process.tail(20));
+    let completions = finished_counts(&[&zombie.process, &healthy.process], "succeeded");
+    assert_eq!(completions.get(&job.id.to_string()), Some(&1), "exactly one effect");
+    let after = engine.get(user, job.id).await;
+    assert_eq!(after.result, done.result);
+    assert_eq!(after.finished_at, done.finished_at);
+}
