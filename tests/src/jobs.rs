@@ -42,10 +42,14 @@ impl Engine {
     pub async fn connect(app: &TestApp) -> Engine {
         let env_map = app.env().clone();
         let env = Env::from_pairs(env_map.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let db = fairlane_shared::db::pool(&DatabaseSettings::from_env(&env).unwrap(), "tests").unwrap();
-        let redis = Redis::connect(&RedisSettings::from_env(&env).unwrap(), Duration::from_secs(5))
-            .await
-            .unwrap();
+        let db =
+            fairlane_shared::db::pool(&DatabaseSettings::from_env(&env).unwrap(), "tests").unwrap();
+        let redis = Redis::connect(
+            &RedisSettings::from_env(&env).unwrap(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         Engine {
             db,
             redis,
@@ -58,7 +62,9 @@ impl Engine {
     /// Creates an active user with optional quota overrides.
     pub async fn create_user(&self, max_running: Option<i32>, max_queued: Option<i32>) -> Uuid {
         let id = Uuid::new_v4();
-        let number = self.users.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let number = self
+            .users
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.db
             .get()
             .await
@@ -66,7 +72,13 @@ impl Engine {
             .execute(
                 "INSERT INTO users (id, number, email, email_key, name, password_hash, \
                  max_running_jobs, max_queued_jobs) VALUES ($1, $2, $3, $3, 'Test', 'x', $4, $5)",
-                &[&id, &number, &format!("{id}@example.com"), &max_running, &max_queued],
+                &[
+                    &id,
+                    &number,
+                    &format!("{id}@example.com"),
+                    &max_running,
+                    &max_queued,
+                ],
             )
             .await
             .unwrap();
@@ -82,7 +94,8 @@ impl Engine {
         let new_jobs: Vec<NewJob> = jobs
             .iter()
             .map(|(kind, params, key)| {
-                NewJob::validate(kind, params.clone(), key.map(str::to_owned), true).expect("valid job")
+                NewJob::validate(kind, params.clone(), key.map(str::to_owned), true)
+                    .expect("valid job")
             })
             .collect();
         let mut client = self.db.get().await.unwrap();
@@ -95,12 +108,17 @@ impl Engine {
 
     /// Submits one job and returns it.
     pub async fn submit(&self, user: Uuid, kind: &str, params: Value) -> Job {
-        self.try_submit(user, &[(kind, params, None)]).await.unwrap().remove(0).job
+        self.try_submit(user, &[(kind, params, None)])
+            .await
+            .unwrap()
+            .remove(0)
+            .job
     }
 
     /// Submits `n` jobs of one kind and returns their ids.
     pub async fn submit_many(&self, user: Uuid, kind: &str, params: Value, n: usize) -> Vec<Uuid> {
-        let batch: Vec<(&str, Value, Option<&str>)> = (0..n).map(|_| (kind, params.clone(), None)).collect();
+        let batch: Vec<(&str, Value, Option<&str>)> =
+            (0..n).map(|_| (kind, params.clone(), None)).collect();
         self.try_submit(user, &batch)
             .await
             .unwrap()
@@ -111,7 +129,10 @@ impl Engine {
 
     /// The job as its owner sees it.
     pub async fn get(&self, user: Uuid, id: Uuid) -> Job {
-        jobs::get(&self.db, user, id).await.unwrap().expect("job exists")
+        jobs::get(&self.db, user, id)
+            .await
+            .unwrap()
+            .expect("job exists")
     }
 
     /// The worker that claimed the job last.
@@ -127,14 +148,23 @@ impl Engine {
     }
 
     /// Polls until the job satisfies `predicate`; panics with the job after `within`.
-    pub async fn wait_job(&self, user: Uuid, id: Uuid, within: Duration, predicate: impl Fn(&Job) -> bool) -> Job {
+    pub async fn wait_job(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        within: Duration,
+        predicate: impl Fn(&Job) -> bool,
+    ) -> Job {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let job = self.get(user, id).await;
             if predicate(&job) {
                 return job;
             }
-            assert!(tokio::time::Instant::now() < deadline, "job did not get there within {within:?}: {job:?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job did not get there within {within:?}: {job:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -151,7 +181,10 @@ impl Engine {
             if waiting == 0 {
                 return counts;
             }
-            assert!(tokio::time::Instant::now() < deadline, "jobs still not terminal: {counts:?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "jobs still not terminal: {counts:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -177,8 +210,13 @@ impl Engine {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
         let process = TestProcess::spawn(Binary::Worker, &[], &env);
-        let ready = process.wait_for_message("worker ready", START_TIMEOUT).await;
-        let id = ready["worker_id"].as_str().expect("worker ready has worker_id").to_owned();
+        let ready = process
+            .wait_for_message("worker ready", START_TIMEOUT)
+            .await;
+        let id = ready["worker_id"]
+            .as_str()
+            .expect("worker ready has worker_id")
+            .to_owned();
         Worker { process, id }
     }
 }

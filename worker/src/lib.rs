@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use apalis::layers::WorkerBuilderExt;
+use apalis_core::error::WorkerError;
 use apalis_core::task::Task;
 use apalis_core::worker::builder::WorkerBuilder;
 use fairlane_shared::jobs::maintenance;
@@ -66,7 +67,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         grace_rx,
     );
 
-    let (claimed_tx, claimed_jobs) = ClaimedJobs::channel(concurrency);
+    let (claimed_tx, claimed_jobs, drained) = ClaimedJobs::channel(concurrency);
     let run_kind = tower::service_fn(move |task: Task<JobTask>| {
         let registry = registry.clone();
         async move {
@@ -88,7 +89,11 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .layer(SupervisorLayer::new(rt.clone()))
         .catch_panic()
         .build(run_kind);
-    let apalis = tokio::spawn(worker.run());
+    let apalis = tokio::spawn(worker.run_until(async move {
+        // Whether it fired or its sender was dropped, no claimed job is left to hand over.
+        let _ = drained.await;
+        Ok::<(), WorkerError>(())
+    }));
     let cancellations = tokio::spawn(rt.clone().listen_for_cancellations());
     let maintenance = tokio::spawn(maintenance::run(
         db.clone(),
