@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use fairlane_shared::jobs::{self, CancelOutcome, JobError, JobState, WaitReason};
 use fairlane_tests::TestApp;
 use fairlane_tests::jobs::{Engine, finished_counts};
-use fairlane_tests::redis_server::RedisServer;
+use fairlane_tests::redis_server::{RedisServer, free_port};
+use futures::StreamExt;
 use nix::sys::signal::Signal;
 use serde_json::json;
 use uuid::Uuid;
@@ -29,7 +30,12 @@ async fn an_echo_job_runs_to_succeeded_and_only_its_owner_sees_it() {
     let engine = Engine::connect(&app).await;
     let owner = engine.create_user(None, None).await;
     let stranger = engine.create_user(None, None).await;
-    let _worker = engine.start_worker(&[]).await;
+    let metrics_port = free_port().to_string();
+    let _worker = engine
+        .start_worker(&[("FAIRLANE_WORKER_METRICS_PORT", &metrics_port)])
+        .await;
+    let events = jobs::events::subscribe(&engine.redis).await.unwrap();
+    let mut events = std::pin::pin!(events);
 
     let job = engine
         .submit(owner, "echo", json!({"message": "hello"}))
@@ -47,6 +53,35 @@ async fn an_echo_job_runs_to_succeeded_and_only_its_owner_sees_it() {
     );
     assert_eq!(done.attempt, 1);
     assert!(done.error.is_none() && done.started_at.is_some() && done.finished_at.is_some());
+
+    // Every state change was announced, in order, for the owner.
+    let mut states = Vec::new();
+    while states.last().map(String::as_str) != Some("succeeded") {
+        let event = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("an event")
+            .expect("stream open");
+        if event.job_id == job.id {
+            assert_eq!(event.user_id, owner);
+            states.push(event.state);
+        }
+    }
+    assert_eq!(states, ["queued", "running", "succeeded"]);
+
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"fairlane_worker_jobs_total{kind="echo",outcome="succeeded"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fairlane_worker_claim_latency_seconds_count 1"),
+        "{metrics}"
+    );
 
     let shape = serde_json::to_value(&done).unwrap();
     assert_eq!(shape["state"], "succeeded");

@@ -50,7 +50,7 @@ pub async fn run(
         };
         let mut claimed_any = false;
         for job in proposals {
-            match lease::claim(&rt.db, job, &rt.worker_id, ttl, default_limit).await {
+            match lease::claim(&rt.db, &rt.redis, job, &rt.worker_id, ttl, default_limit).await {
                 Ok(ClaimOutcome::Claimed(claimed)) => {
                     rt.metrics
                         .claim_latency

@@ -64,15 +64,23 @@ pub async fn request_cancel(
         id: job.id,
         user_id,
     };
+    // Redis failures below are logged, not returned: the cancellation is committed, the
+    // worker's heartbeat sees the flag within a third of the lease TTL, and a stale lane
+    // entry is dropped when its claim finds the job cancelled.
     if job.state == JobState::Running {
-        let _: i64 = redis::cmd("PUBLISH")
+        let signalled: redis::RedisResult<i64> = redis::cmd("PUBLISH")
             .arg(redis.key(CANCEL_CHANNEL))
             .arg(job.id.to_string())
             .query_async(&mut redis.conn())
-            .await?;
+            .await;
+        if let Err(e) = signalled {
+            tracing::warn!(error = %e, job_id = %job.id, "cannot signal a cancellation");
+        }
         Ok(CancelOutcome::Requested(job))
     } else {
-        dispatch::remove(redis, job_ref).await?;
+        if let Err(e) = dispatch::remove(redis, job_ref).await {
+            tracing::warn!(error = %e, job_id = %job.id, "cannot remove a cancelled job from dispatch");
+        }
         events::notify(redis, job.id, user_id, job.state).await;
         Ok(CancelOutcome::Cancelled(job))
     }

@@ -25,19 +25,30 @@ pub struct JobEvent {
 /// Publishes a change notice; a failure is logged, never returned (the change itself is
 /// committed already).
 pub async fn notify(redis: &Redis, job_id: Uuid, user_id: Uuid, state: JobState) {
-    let event = JobEvent {
-        job_id,
-        user_id,
-        state: state.as_str().to_owned(),
-    };
-    let payload = serde_json::to_string(&event).unwrap_or_default();
-    let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-        .arg(redis.key(EVENTS_CHANNEL))
-        .arg(payload)
-        .query_async(&mut redis.conn())
-        .await;
-    if let Err(e) = sent {
-        tracing::warn!(error = %e, job_id = %job_id, "cannot publish job event");
+    notify_all(redis, &[(job_id, user_id, state)]).await;
+}
+
+/// Publishes many change notices in pipelined batches; failures are logged.
+pub async fn notify_all(redis: &Redis, changes: &[(Uuid, Uuid, JobState)]) {
+    let channel = redis.key(EVENTS_CHANNEL);
+    for chunk in changes.chunks(500) {
+        let mut pipe = redis::pipe();
+        for (job_id, user_id, state) in chunk {
+            let event = JobEvent {
+                job_id: *job_id,
+                user_id: *user_id,
+                state: state.as_str().to_owned(),
+            };
+            pipe.cmd("PUBLISH")
+                .arg(&channel)
+                .arg(serde_json::to_string(&event).unwrap_or_default())
+                .ignore();
+        }
+        let sent: redis::RedisResult<()> = pipe.query_async(&mut redis.conn()).await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, events = chunk.len(), "cannot publish job events");
+            return;
+        }
     }
 }
 

@@ -65,6 +65,7 @@ pub enum ClaimOutcome {
 /// Claims `job` for `worker_id` if Postgres agrees (see the module docs).
 pub async fn claim(
     db: &Pool,
+    redis: &Redis,
     job: JobRef,
     worker_id: &str,
     ttl: Duration,
@@ -110,7 +111,7 @@ pub async fn claim(
             "UPDATE jobs SET state = 'running', attempt = attempt + 1, \
                  lease_token = gen_random_uuid(), \
                  lease_expires_at = now() + $3::bigint * interval '1 millisecond', worker_id = $4, \
-                 started_at = COALESCE(started_at, now()), updated_at = now() \
+                 started_at = COALESCE(started_at, now()), progress = NULL, updated_at = now() \
              WHERE id = $1 AND user_id = $2 AND state = 'queued' AND run_at <= now() \
                  AND cancel_requested_at IS NULL \
              RETURNING kind, params, attempt, max_attempts, timeout_ms, lease_token",
@@ -118,6 +119,9 @@ pub async fn claim(
         )
         .await?;
     tx.commit().await?;
+    if row.is_some() {
+        events::notify(redis, job.id, job.user_id, JobState::Running).await;
+    }
     Ok(match row {
         Some(row) => ClaimOutcome::Claimed(ClaimedJob {
             job,

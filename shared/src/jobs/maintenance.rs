@@ -8,6 +8,7 @@
 //! only keeps the work (and the log) to one process at a time. It is a Redis key with a
 //! lease that its holder renews; if Redis loses it, at worst two passes overlap.
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
@@ -19,8 +20,8 @@ use crate::redis_conn::Redis;
 
 /// Jobs handled per statement, so one pass never holds many row locks.
 const BATCH: i64 = 1000;
-/// Queued jobs re-published per reconcile pass.
-const RECONCILE_BATCH: i64 = 20_000;
+/// Queued jobs read per reconcile query.
+const RECONCILE_BATCH: i64 = 5_000;
 
 /// Running jobs whose lease expired (the worker died, hung or lost its database): each
 /// becomes `retrying` with backoff, or `failed` with code `interrupted` when it used
@@ -56,7 +57,10 @@ pub async fn rescue_expired(db: &Pool, redis: &Redis) -> Result<usize, JobError>
         };
         let state = JobState::parse(row.get(2)).unwrap_or(JobState::Failed);
         tracing::warn!(job_id = %job.id, state = state.as_str(), "rescued a job whose lease expired");
-        dispatch::remove(redis, job).await?;
+        if let Err(e) = dispatch::remove(redis, job).await {
+            // Its Redis lease expires by itself; Postgres already moved on.
+            tracing::warn!(error = %e, job_id = %job.id, "cannot clear a rescued job from dispatch");
+        }
         events::notify(redis, job.id, job.user_id, state).await;
     }
     Ok(rows.len())
@@ -84,33 +88,52 @@ pub async fn promote_due(
         )
         .await?;
     let publications = publications(&rows);
+    // Should this fail, the jobs are queued in Postgres and the reconciler publishes them.
     dispatch::publish(redis, &publications).await?;
-    for p in &publications {
-        events::notify(redis, p.job.id, p.job.user_id, JobState::Queued).await;
-    }
+    let changes: Vec<_> = publications
+        .iter()
+        .map(|p| (p.job.id, p.job.user_id, JobState::Queued))
+        .collect();
+    events::notify_all(redis, &changes).await;
     Ok(publications.len())
 }
 
-/// Re-publishes the oldest queued jobs; live deliveries are skipped by the publish
-/// script, so only jobs Redis lost (flush, failed publish, worker died between its
-/// Redis and Postgres claims) go back into their lanes. Returns how many did.
+/// Re-publishes every queued job (oldest first, in batches); live deliveries are
+/// skipped by the publish script, so only jobs Redis lost (flush, failed publish, worker
+/// died between its Redis and Postgres claims) go back into their lanes. Returns how
+/// many did.
 pub async fn reconcile(
     db: &Pool,
     redis: &Redis,
     default_running_limit: i64,
 ) -> Result<usize, JobError> {
-    let rows = db
-        .get()
-        .await?
-        .query(
-            "SELECT j.id, j.user_id, COALESCE(u.max_running_jobs::bigint, $2) \
+    let client = db.get().await?;
+    let page = client
+        .prepare(
+            "SELECT j.id, j.user_id, COALESCE(u.max_running_jobs::bigint, $2), j.created_at \
              FROM jobs j JOIN users u ON u.id = j.user_id \
              WHERE j.state = 'queued' AND j.run_at <= now() AND u.active \
+               AND ($3::timestamptz IS NULL OR (j.created_at, j.id) > ($3, $4)) \
              ORDER BY j.created_at, j.id LIMIT $1",
-            &[&RECONCILE_BATCH, &default_running_limit],
         )
         .await?;
-    let republished = dispatch::publish(redis, &publications(&rows)).await?;
+    let mut after: (Option<DateTime<Utc>>, Option<Uuid>) = (None, None);
+    let mut republished = 0;
+    loop {
+        let rows = client
+            .query(
+                &page,
+                &[&RECONCILE_BATCH, &default_running_limit, &after.0, &after.1],
+            )
+            .await?;
+        republished += dispatch::publish(redis, &publications(&rows)).await?;
+        match rows.last() {
+            Some(last) if i64::try_from(rows.len()).unwrap_or(0) == RECONCILE_BATCH => {
+                after = (Some(last.get(3)), Some(last.get(0)));
+            }
+            _ => break,
+        }
+    }
     if republished > 0 {
         tracing::info!(
             republished,

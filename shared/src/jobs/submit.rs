@@ -204,17 +204,19 @@ pub async fn insert(
     Ok(out)
 }
 
-/// Hands committed jobs to dispatch and announces them. Call after the insert's
-/// transaction committed, with the created ones. Publishing again is harmless.
+/// Hands committed jobs (the created ones among `inserted`) to dispatch and announces
+/// them. Call after the insert's transaction committed. Publishing again is harmless.
+///
+/// An error here loses nothing: the jobs are committed and the reconciler publishes
+/// them within seconds, so the API logs it and still answers 202.
 pub async fn publish(redis: &Redis, inserted: &[Inserted]) -> Result<(), JobError> {
-    let publications: Vec<Publication> = inserted
-        .iter()
-        .filter(|i| i.created)
-        .map(Inserted::publication)
-        .collect();
+    let created: Vec<&Inserted> = inserted.iter().filter(|i| i.created).collect();
+    let publications: Vec<Publication> = created.iter().map(|i| i.publication()).collect();
     dispatch::publish(redis, &publications).await?;
-    for i in inserted.iter().filter(|i| i.created) {
-        events::notify(redis, i.job.id, i.job.user_id, i.job.state).await;
-    }
+    let changes: Vec<_> = created
+        .iter()
+        .map(|i| (i.job.id, i.job.user_id, i.job.state))
+        .collect();
+    events::notify_all(redis, &changes).await;
     Ok(())
 }
