@@ -5,7 +5,7 @@
 //! Postgres), dropped otherwise (stale, duplicate or cancelled delivery).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
@@ -16,6 +16,9 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::runtime::{Runtime, turned_on};
 use crate::task::JobTask;
+
+/// How long to wait before asking Redis again after it failed.
+const REDIS_RETRY: Duration = Duration::from_secs(1);
 
 /// Claims until `stop` turns true; dropping `jobs` then tells apalis no more work comes.
 pub async fn run(
@@ -40,11 +43,13 @@ pub async fn run(
             permits.push(permit);
         }
         let asked_at = Instant::now();
+        let mut idle = rt.settings.poll_interval;
         let proposals = match dispatch::claim(&rt.redis, permits.len(), ttl_ms, default_limit).await
         {
             Ok(proposals) => proposals,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot ask redis for work");
+                idle = idle.max(REDIS_RETRY);
                 Vec::new()
             }
         };
@@ -81,7 +86,7 @@ pub async fn run(
         drop(permits);
         if !claimed_any {
             tokio::select! {
-                () = tokio::time::sleep(rt.settings.poll_interval) => {}
+                () = tokio::time::sleep(idle) => {}
                 () = turned_on(&mut stop) => break,
             }
         }
