@@ -689,3 +689,40 @@ async fn sigterm_lets_short_jobs_finish_and_releases_the_rest_without_burning_an
         })
         .await;
 }
+
+#[tokio::test]
+async fn a_job_accepted_while_redis_is_down_runs_once_redis_is_back() {
+    let mut redis = RedisServer::start();
+    let app = TestApp::builder()
+        .redis_url(redis.url())
+        .env("FAIRLANE_DIAGNOSTIC_JOBS", "1")
+        .spawn()
+        .await;
+    let engine = Engine::connect(&app).await;
+    let user = engine.create_user(None, None).await;
+    let worker = engine.start_worker(&[]).await;
+    redis.kill();
+    // Committed in Postgres, not published: the submission is accepted regardless.
+    let accepted = match engine
+        .try_submit(user, &[("echo", json!({"message": "outage"}), None)])
+        .await
+    {
+        Err(JobError::Infra(_)) => {
+            let (jobs, _) = jobs::list(&engine.db, user, None, None, 10, None)
+                .await
+                .unwrap();
+            assert_eq!(jobs.len(), 1);
+            jobs[0].id
+        }
+        other => panic!("publishing with redis down should fail: {other:?}"),
+    };
+    assert_eq!(engine.get(user, accepted).await.state, JobState::Queued);
+    redis.restart();
+    engine
+        .wait_job(user, accepted, Duration::from_secs(30), |j| {
+            j.state == JobState::Succeeded
+        })
+        .await;
+    let completions = finished_counts(&[&worker.process], "succeeded");
+    assert_eq!(completions.get(&accepted.to_string()), Some(&1));
+}
