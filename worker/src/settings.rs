@@ -50,3 +50,43 @@ impl WorkerSettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(extra: &[(&'static str, &'static str)]) -> Env {
+        let mut pairs = vec![
+            ("FAIRLANE_DATABASE_URL", "postgres://u@127.0.0.1:5432/db"),
+            ("FAIRLANE_REDIS_URL", "redis://127.0.0.1:6379"),
+        ];
+        pairs.extend_from_slice(extra);
+        Env::from_pairs(pairs)
+    }
+
+    #[test]
+    fn defaults_match_env_example() {
+        let settings = WorkerSettings::from_env(&env(&[])).unwrap();
+        assert_eq!(settings.concurrency, 8);
+        assert_eq!(settings.shutdown_grace, Duration::from_secs(20));
+        assert_eq!(settings.metrics_port, None);
+        assert_eq!(settings.jobs.max_running_jobs, 2);
+        assert_eq!(settings.jobs.max_queued_jobs, 10_000);
+        assert_eq!(settings.jobs.lease_ttl, Duration::from_secs(10));
+        assert!(!settings.jobs.diagnostic_jobs);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("FAIRLANE_WORKER_CONCURRENCY", "0"),
+            ("FAIRLANE_LEASE_TTL_MS", "100"),
+            ("FAIRLANE_MAX_RUNNING_JOBS", "0"),
+            ("FAIRLANE_WORKER_METRICS_PORT", "http"),
+            ("FAIRLANE_DIAGNOSTIC_JOBS", "sometimes"),
+        ] {
+            let err = WorkerSettings::from_env(&env(&[(name, value)])).unwrap_err();
+            assert_eq!(err.variable, name);
+        }
+    }
+}

@@ -250,3 +250,42 @@ async fn progress_loop(
         tokio::time::sleep(PROGRESS_EVERY).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_errors_keep_their_code_and_retryability() {
+        let outcome = failure(Box::new(KindError::permanent(
+            "reauth_required",
+            "log in again",
+        )));
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                code: "reauth_required".into(),
+                message: "log in again".into(),
+                retryable: false,
+            }
+        );
+    }
+
+    #[test]
+    fn panics_and_other_errors_are_retryable_with_their_own_codes() {
+        let Outcome::Failed {
+            code, retryable, ..
+        } = failure(Box::new(PanicError("boom".into())))
+        else {
+            panic!("not a failure");
+        };
+        assert_eq!((code.as_str(), retryable), ("panicked", true));
+        let Outcome::Failed {
+            code, retryable, ..
+        } = failure("disk full".into())
+        else {
+            panic!("not a failure");
+        };
+        assert_eq!((code.as_str(), retryable), ("internal", true));
+    }
+}

@@ -92,3 +92,39 @@ impl Registry {
         self.kinds.get(kind).copied()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostic_kinds_are_registered_only_when_enabled() {
+        let enabled = Registry::new(true);
+        for kind in ["echo", "sleep", "crash"] {
+            assert!(enabled.get(kind).is_some(), "{kind}");
+        }
+        assert!(Registry::new(false).get("echo").is_none());
+    }
+
+    #[tokio::test]
+    async fn echo_and_sleep_produce_their_summaries_and_progress() {
+        let registry = Registry::new(true);
+        let (tx, rx) = watch::channel(None);
+        let context =
+            |params: Value| JobContext::new(Uuid::nil(), Uuid::nil(), params, 1, tx.clone());
+        let echo = registry.get("echo").unwrap();
+        assert_eq!(
+            echo(context(serde_json::json!({"message": "hi"})))
+                .await
+                .unwrap(),
+            serde_json::json!({"message": "hi"})
+        );
+        let sleep = registry.get("sleep").unwrap();
+        assert_eq!(
+            sleep(context(serde_json::json!({"ms": 30}))).await.unwrap(),
+            serde_json::json!({"slept_ms": 30})
+        );
+        let last = rx.borrow().clone().unwrap();
+        assert_eq!((last.done, last.total), (30, Some(30)));
+    }
+}
