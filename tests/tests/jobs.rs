@@ -726,3 +726,107 @@ async fn a_job_accepted_while_redis_is_down_runs_once_redis_is_back() {
     let completions = finished_counts(&[&worker.process], "succeeded");
     assert_eq!(completions.get(&accepted.to_string()), Some(&1));
 }
+
+#[tokio::test]
+async fn killing_and_stopping_workers_under_load_loses_and_duplicates_nothing() {
+    let app = app_with(&[
+        ("FAIRLANE_LEASE_TTL_MS", "1500"),
+        ("FAIRLANE_SHUTDOWN_GRACE_SECS", "1"),
+        ("FAIRLANE_WORKER_CONCURRENCY", "4"),
+    ])
+    .await;
+    let engine = Engine::connect(&app).await;
+    let users = [
+        engine.create_user(None, None).await,
+        engine.create_user(Some(3), None).await,
+    ];
+    let limits: HashMap<Uuid, i64> = [(users[0], 2), (users[1], 3)].into();
+    let mut retired = Vec::new();
+    let mut workers = vec![
+        engine.start_worker(&[]).await,
+        engine.start_worker(&[]).await,
+        engine.start_worker(&[]).await,
+    ];
+    let mut accepted = Vec::new();
+    for user in users {
+        accepted.extend(
+            engine
+                .submit_many(user, "sleep", json!({"ms": 60}), 60)
+                .await,
+        );
+    }
+
+    let client = engine.db.get().await.unwrap();
+    let check_quota = || async {
+        for row in client
+            .query(
+                "SELECT user_id, count(*) FROM jobs WHERE state = 'running' GROUP BY user_id",
+                &[],
+            )
+            .await
+            .unwrap()
+        {
+            let (user, running): (Uuid, i64) = (row.get(0), row.get(1));
+            assert!(running <= limits[&user], "{user} ran {running}");
+        }
+    };
+    let succeeded = || async {
+        client
+            .query_one("SELECT count(*) FROM jobs WHERE state = 'succeeded'", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    while succeeded().await < 30 {
+        check_quota().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Mid-drain: one worker dies hard, one stops gracefully; both are replaced.
+    let mut killed = workers.remove(0);
+    killed.process.signal(Signal::SIGKILL);
+    let mut stopped = workers.remove(0);
+    stopped.process.signal(Signal::SIGTERM);
+    for _ in 0..20 {
+        check_quota().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        stopped
+            .process
+            .wait_exit(Duration::from_secs(10))
+            .await
+            .success()
+    );
+    killed.process.wait_exit(Duration::from_secs(5)).await;
+    retired.push(killed);
+    retired.push(stopped);
+    workers.push(engine.start_worker(&[]).await);
+    workers.push(engine.start_worker(&[]).await);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while succeeded().await < 120 {
+        check_quota().await;
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            engine.count_by_state().await
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Lost: accepted but not succeeded, from the record (Postgres).
+    let done: Vec<Uuid> = client
+        .query("SELECT id FROM jobs WHERE state = 'succeeded'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let lost: Vec<_> = accepted.iter().filter(|id| !done.contains(id)).collect();
+    assert!(lost.is_empty(), "lost: {lost:?}");
+    // Duplicate effects: fenced completions, from every worker's history (logs).
+    let all: Vec<_> = workers.iter().chain(&retired).map(|w| &w.process).collect();
+    let completions = finished_counts(&all, "succeeded");
+    let duplicated: Vec<_> = completions.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicated.is_empty(), "duplicate effects: {duplicated:?}");
+    assert_eq!(engine.count_by_state().await.get("succeeded"), Some(&120));
+}
