@@ -5,7 +5,7 @@
 //! publish that fails loses nothing, because the reconciler re-publishes queued jobs
 //! that have no live delivery.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -123,19 +123,19 @@ pub async fn insert(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = $1 AND idempotency_key = $2"
         ))
         .await?;
-    // Index into new_jobs of the first job with each key, and existing jobs by key.
-    let mut first_with_key: HashMap<&str, usize> = HashMap::new();
+    // Keys new in this batch, and existing jobs by key.
+    let mut new_keys: HashSet<&str> = HashSet::new();
     let mut existing: HashMap<&str, Job> = HashMap::new();
     let mut to_create = 0i64;
-    for (i, new) in new_jobs.iter().enumerate() {
+    for new in new_jobs {
         match new.idempotency_key.as_deref() {
-            Some(key) if first_with_key.contains_key(key) || existing.contains_key(key) => {}
+            Some(key) if new_keys.contains(key) || existing.contains_key(key) => {}
             Some(key) => match tx.query_opt(&by_key, &[&user_id, &key]).await? {
                 Some(row) => {
                     existing.insert(key, Job::from_row(&row));
                 }
                 None => {
-                    first_with_key.insert(key, i);
+                    new_keys.insert(key);
                     to_create += 1;
                 }
             },
@@ -165,7 +165,7 @@ pub async fn insert(
         .await?;
     let mut created_by_key: HashMap<&str, Job> = HashMap::new();
     let mut out = Vec::with_capacity(new_jobs.len());
-    for (i, new) in new_jobs.iter().enumerate() {
+    for new in new_jobs {
         let key = new.idempotency_key.as_deref();
         if let Some(job) = key.and_then(|k| existing.get(k).or_else(|| created_by_key.get(k))) {
             out.push(Inserted {
@@ -175,7 +175,6 @@ pub async fn insert(
             });
             continue;
         }
-        debug_assert!(key.is_none_or(|k| first_with_key.get(k) == Some(&i)));
         let timeout_ms = i64::try_from(new.spec.timeout.as_millis()).unwrap_or(i64::MAX);
         let row = tx
             .query_one(
