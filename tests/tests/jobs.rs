@@ -830,3 +830,32 @@ async fn killing_and_stopping_workers_under_load_loses_and_duplicates_nothing() 
     assert!(duplicated.is_empty(), "duplicate effects: {duplicated:?}");
     assert_eq!(engine.count_by_state().await.get("succeeded"), Some(&120));
 }
+
+#[tokio::test]
+async fn a_job_over_its_time_limit_fails_with_timeout_and_is_not_retried() {
+    let app = app_with(&[]).await;
+    let engine = Engine::connect(&app).await;
+    let user = engine.create_user(None, None).await;
+    let job = engine.submit(user, "sleep", json!({"ms": 20000})).await;
+    // The limit comes from the row (set from the kind at submission); shorten it.
+    engine
+        .db
+        .get()
+        .await
+        .unwrap()
+        .execute("UPDATE jobs SET timeout_ms = 300 WHERE id = $1", &[&job.id])
+        .await
+        .unwrap();
+    let _worker = engine.start_worker(&[]).await;
+    let failed = engine
+        .wait_job(user, job.id, Duration::from_secs(10), |j| {
+            j.state.is_terminal()
+        })
+        .await;
+    assert_eq!(failed.state, JobState::Failed, "{failed:?}");
+    assert_eq!(
+        failed.error.as_ref().map(|e| e.code.as_str()),
+        Some("timeout")
+    );
+    assert_eq!(failed.attempt, 1);
+}

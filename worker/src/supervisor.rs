@@ -117,7 +117,7 @@ where
             Ok(Err(e)) => failure(e.into()),
             Err(_) => Outcome::Failed {
                 code: "timeout".into(),
-                message: format!("the job ran longer than its limit of {} s", claimed.timeout.as_secs()),
+                message: format!("the job ran longer than its limit of {:.1} s", claimed.timeout.as_secs_f64()),
                 retryable: false,
             },
         }),
