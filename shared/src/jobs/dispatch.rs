@@ -136,6 +136,17 @@ return 1
     )
 });
 
+static RETIRE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local p, user, job = ARGV[1], ARGV[2], ARGV[3]
+redis.call('ZREM', p .. 'running:' .. user, job)
+redis.call('ZREM', p .. 'live', job)
+return 1
+",
+    )
+});
+
 static WAITING: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{TIME_MS}
@@ -246,8 +257,22 @@ pub async fn renew(redis: &Redis, job: JobRef, lease_ms: u64) -> crate::Result<(
     Ok(())
 }
 
-/// Forgets a job entirely: out of its lane, its running slot and the live index. Used
-/// when it finishes, goes to retry or is cancelled.
+/// Frees a job's running slot and live mark once it stopped running (finished, retrying,
+/// rescued). Cheap: an admitted job is no longer in its lane (a stray duplicate there is
+/// dropped by its claim), so no O(lane) scan.
+pub async fn retire(redis: &Redis, job: JobRef) -> crate::Result<()> {
+    let _: i64 = RETIRE
+        .prepare_invoke()
+        .arg(prefix(redis))
+        .arg(job.user_id.to_string())
+        .arg(job.id.to_string())
+        .invoke_async(&mut redis.conn())
+        .await?;
+    Ok(())
+}
+
+/// Forgets a waiting job entirely: out of its lane (an O(lane) scan), its running slot
+/// and the live index. Used when a queued or retrying job is cancelled.
 pub async fn remove(redis: &Redis, job: JobRef) -> crate::Result<()> {
     let _: i64 = REMOVE
         .prepare_invoke()

@@ -300,7 +300,7 @@ pub async fn finish(
     let redis_result = if state == JobState::Queued {
         dispatch::release(redis, claimed.job, true).await
     } else {
-        dispatch::remove(redis, claimed.job).await
+        dispatch::retire(redis, claimed.job).await
     };
     if let Err(e) = redis_result {
         // The reconciler and lease expiry repair Redis; Postgres already has the truth.

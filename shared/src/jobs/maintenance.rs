@@ -57,7 +57,7 @@ pub async fn rescue_expired(db: &Pool, redis: &Redis) -> Result<usize, JobError>
         };
         let state = JobState::parse(row.get(2)).unwrap_or(JobState::Failed);
         tracing::warn!(job_id = %job.id, state = state.as_str(), "rescued a job whose lease expired");
-        if let Err(e) = dispatch::remove(redis, job).await {
+        if let Err(e) = dispatch::retire(redis, job).await {
             // Its Redis lease expires by itself; Postgres already moved on.
             tracing::warn!(error = %e, job_id = %job.id, "cannot clear a rescued job from dispatch");
         }
