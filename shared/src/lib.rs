@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod jobs;
 pub mod kite;
 pub mod options;
 pub mod process;

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod db;
 pub mod env;
+pub mod jobs;
 pub mod process;
 pub mod redis_server;
 pub mod sandbox;

@@ -177,6 +177,11 @@ impl TestProcess {
         }
     }
 
+    /// Whether the process has exited (without waiting).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// The last `n` lines, for failure messages.
     pub fn tail(&self, n: usize) -> String {
         let lines = self.lines();

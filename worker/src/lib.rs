@@ -1,14 +1,44 @@
-//! Fairlane's worker process: connects to Postgres and Redis, takes jobs from the
-//! dispatch backend and runs them.
+//! Fairlane's worker process: claims jobs from our dispatch (Redis proposals confirmed
+//! by Postgres claims) and runs them on the apalis runtime, one module per job kind.
 //!
-//! It knows nothing about HTTP. It exits cleanly on SIGTERM/SIGINT.
+//! The pieces: [`dispatcher`] claims while there is a free slot and feeds the apalis
+//! [`backend`]; the apalis worker runs each job through tracing, concurrency, the
+//! [`supervisor`] (lease, progress, timeout, cancellation, fenced outcome) and panic
+//! catching, down to the kind's code in [`kinds`]. Every worker also takes part in the
+//! election for job maintenance (`fairlane_shared::jobs::maintenance`).
+//!
+//! It knows nothing about HTTP. On SIGTERM/SIGINT it stops claiming, lets running jobs
+//! finish within the grace period, releases the leases of those that do not (back to
+//! `queued`, attempt not counted) and exits 0.
 
+pub mod backend;
+pub mod dispatcher;
+pub mod error;
+pub mod kinds;
+pub mod metrics;
+pub mod runtime;
 pub mod settings;
+pub mod supervisor;
+pub mod task;
+
+use std::sync::Arc;
 
 use anyhow::Context;
+use apalis::layers::WorkerBuilderExt;
+use apalis_core::error::WorkerError;
+use apalis_core::task::Task;
+use apalis_core::worker::builder::WorkerBuilder;
+use fairlane_shared::jobs::maintenance;
 use fairlane_shared::redis_conn::Redis;
+use tokio::sync::watch;
 
+use crate::backend::ClaimedJobs;
+use crate::error::KindError;
+use crate::kinds::Registry;
+use crate::runtime::Runtime;
 use crate::settings::WorkerSettings;
+use crate::supervisor::SupervisorLayer;
+use crate::task::JobTask;
 
 /// Runs the worker until a shutdown signal.
 pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
@@ -23,9 +53,85 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .context("redis is not reachable")?;
     redis.ping().await.context("redis did not answer PING")?;
     let signals = fairlane_shared::shutdown::ShutdownSignals::install()?;
-    tracing::info!(worker_id = %worker_id, concurrency = settings.concurrency, "worker ready");
+
+    let (grace_tx, grace_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let concurrency = settings.concurrency;
+    let grace = settings.shutdown_grace;
+    let registry = Arc::new(Registry::new(settings.jobs.diagnostic_jobs));
+    let rt = Runtime::new(
+        db.clone(),
+        redis.clone(),
+        worker_id.clone(),
+        settings,
+        grace_rx,
+    );
+
+    let (claimed_tx, claimed_jobs, drained) = ClaimedJobs::channel(concurrency);
+    let run_kind = tower::service_fn(move |task: Task<JobTask>| {
+        let registry = registry.clone();
+        async move {
+            let context = task.args.context;
+            let kind = task.args.claimed.kind;
+            match registry.get(&kind) {
+                Some(code) => code(context).await,
+                None => Err(KindError::permanent(
+                    "unknown_kind",
+                    format!("this worker cannot run jobs of kind {kind:?}"),
+                )),
+            }
+        }
+    });
+    let worker = WorkerBuilder::new(worker_id.as_str())
+        .backend(claimed_jobs)
+        .enable_tracing()
+        .concurrency(concurrency)
+        .layer(SupervisorLayer::new(rt.clone()))
+        .catch_panic()
+        .build(run_kind);
+    let apalis = tokio::spawn(worker.run_until(async move {
+        // Whether it fired or its sender was dropped, no claimed job is left to hand over.
+        let _ = drained.await;
+        Ok::<(), WorkerError>(())
+    }));
+    let cancellations = tokio::spawn(rt.clone().listen_for_cancellations());
+    let maintenance = tokio::spawn(maintenance::run(
+        db.clone(),
+        redis.clone(),
+        worker_id.clone(),
+        rt.settings.jobs.max_running_jobs,
+        stop_rx.clone(),
+    ));
+    let metrics_server = rt.settings.metrics_port.map(|port| {
+        let metrics = rt.metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(metrics, port).await {
+                tracing::error!(error = %e, "worker metrics endpoint failed");
+            }
+        })
+    });
+    let dispatcher = tokio::spawn(dispatcher::run(rt.clone(), claimed_tx, stop_rx));
+
+    tracing::info!(worker_id = %worker_id, concurrency, "worker ready");
     let signal = signals.recv().await;
-    tracing::info!(worker_id = %worker_id, signal, "worker stopping");
+    tracing::info!(worker_id = %worker_id, signal, grace_secs = grace.as_secs(), "worker stopping");
+    stop_tx.send_replace(true);
+    let grace_timer = tokio::spawn(async move {
+        tokio::time::sleep(grace).await;
+        grace_tx.send_replace(true);
+    });
+    let _ = dispatcher.await;
+    match apalis.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "job runtime ended with an error"),
+        Err(e) => tracing::error!(error = %e, "job runtime task failed"),
+    }
+    grace_timer.abort();
+    let _ = maintenance.await;
+    cancellations.abort();
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     db.close();
     tracing::info!(worker_id = %worker_id, "worker stopped");
     Ok(())

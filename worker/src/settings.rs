@@ -1,14 +1,29 @@
-//! The worker's settings: the common ones plus how many jobs one process runs at once.
+//! The worker's settings: the common ones, the job engine's, and how this process runs
+//! jobs (concurrency, shutdown grace, metrics port).
+
+use std::time::Duration;
 
 use fairlane_shared::config::{CommonSettings, ConfigError, Env};
+use fairlane_shared::jobs::JobSettings;
 
 /// Everything `fairlane-worker` reads from the environment.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     /// Postgres, Redis, logging, data directory.
     pub common: CommonSettings,
+    /// Quotas, lease TTL, diagnostic kinds.
+    pub jobs: JobSettings,
     /// Jobs run at once by this process: `FAIRLANE_WORKER_CONCURRENCY` (default 8).
     pub concurrency: usize,
+    /// How long running jobs may take to finish after SIGTERM before their leases are
+    /// released: `FAIRLANE_SHUTDOWN_GRACE_SECS` (default 20).
+    pub shutdown_grace: Duration,
+    /// How long an idle worker waits between claim attempts:
+    /// `FAIRLANE_WORKER_POLL_MS` (default 100).
+    pub poll_interval: Duration,
+    /// Serve Prometheus metrics on this loopback port: `FAIRLANE_WORKER_METRICS_PORT`
+    /// (unset: no metrics endpoint).
+    pub metrics_port: Option<u16>,
 }
 
 impl WorkerSettings {
@@ -21,9 +36,57 @@ impl WorkerSettings {
                 "must be at least 1",
             ));
         }
+        let metrics_port = match env.get("FAIRLANE_WORKER_METRICS_PORT") {
+            None => None,
+            Some(_) => Some(env.parsed_or("FAIRLANE_WORKER_METRICS_PORT", 0u16)?),
+        };
         Ok(Self {
             common: CommonSettings::from_env(env)?,
+            jobs: JobSettings::from_env(env)?,
             concurrency,
+            shutdown_grace: env.seconds_or("FAIRLANE_SHUTDOWN_GRACE_SECS", 20)?,
+            poll_interval: env.millis_or("FAIRLANE_WORKER_POLL_MS", 100)?,
+            metrics_port,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(extra: &[(&'static str, &'static str)]) -> Env {
+        let mut pairs = vec![
+            ("FAIRLANE_DATABASE_URL", "postgres://u@127.0.0.1:5432/db"),
+            ("FAIRLANE_REDIS_URL", "redis://127.0.0.1:6379"),
+        ];
+        pairs.extend_from_slice(extra);
+        Env::from_pairs(pairs)
+    }
+
+    #[test]
+    fn defaults_match_env_example() {
+        let settings = WorkerSettings::from_env(&env(&[])).unwrap();
+        assert_eq!(settings.concurrency, 8);
+        assert_eq!(settings.shutdown_grace, Duration::from_secs(20));
+        assert_eq!(settings.metrics_port, None);
+        assert_eq!(settings.jobs.max_running_jobs, 2);
+        assert_eq!(settings.jobs.max_queued_jobs, 10_000);
+        assert_eq!(settings.jobs.lease_ttl, Duration::from_secs(10));
+        assert!(!settings.jobs.diagnostic_jobs);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("FAIRLANE_WORKER_CONCURRENCY", "0"),
+            ("FAIRLANE_LEASE_TTL_MS", "100"),
+            ("FAIRLANE_MAX_RUNNING_JOBS", "0"),
+            ("FAIRLANE_WORKER_METRICS_PORT", "http"),
+            ("FAIRLANE_DIAGNOSTIC_JOBS", "sometimes"),
+        ] {
+            let err = WorkerSettings::from_env(&env(&[(name, value)])).unwrap_err();
+            assert_eq!(err.variable, name);
+        }
     }
 }

@@ -25,7 +25,10 @@ mod tests {
             } else {
                 format!("/api/v1{path}")
             };
-            assert!(spec.contains(&format!("\n  {full}:\n")), "{full} is not in docs/openapi.yaml");
+            assert!(
+                spec.contains(&format!("\n  {full}:\n")),
+                "{full} is not in docs/openapi.yaml"
+            );
             checked += 1;
         }
         assert!(checked > 20, "found only {checked} routes");

@@ -1,0 +1,101 @@
+//! What every part of a worker process shares: connections, identity, settings,
+//! metrics, the signals that drive shutdown, and the cancellation switches of running
+//! jobs (fed by the Redis cancel channel).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use fairlane_shared::jobs;
+use fairlane_shared::redis_conn::Redis;
+use futures::StreamExt;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::metrics::Metrics;
+use crate::settings::WorkerSettings;
+
+/// Shared state of one worker process.
+#[derive(Debug)]
+pub struct Runtime {
+    /// Postgres.
+    pub db: Pool,
+    /// Redis.
+    pub redis: Redis,
+    /// Unique to this process start; recorded on every claim.
+    pub worker_id: String,
+    /// Settings.
+    pub settings: WorkerSettings,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Turns true when the shutdown grace period is over: running jobs are released.
+    pub grace_expired: watch::Receiver<bool>,
+    cancellations: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
+}
+
+impl Runtime {
+    /// Assembles the runtime.
+    pub fn new(
+        db: Pool,
+        redis: Redis,
+        worker_id: String,
+        settings: WorkerSettings,
+        grace_expired: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            redis,
+            worker_id,
+            settings,
+            metrics: Metrics::new(),
+            grace_expired,
+            cancellations: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Registers a running job; the receiver turns true when its owner cancels it.
+    pub fn watch_cancel(&self, job_id: Uuid) -> (watch::Sender<bool>, watch::Receiver<bool>) {
+        let (tx, rx) = watch::channel(false);
+        self.lock_cancellations().insert(job_id, tx.clone());
+        (tx, rx)
+    }
+
+    /// Forgets a job that stopped running.
+    pub fn unwatch_cancel(&self, job_id: Uuid) {
+        self.lock_cancellations().remove(&job_id);
+    }
+
+    fn lock_cancellations(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, watch::Sender<bool>>> {
+        self.cancellations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Listens on the cancel channel for as long as the process lives, resubscribing
+    /// after Redis failures, and flips the switch of any job running here.
+    pub async fn listen_for_cancellations(self: Arc<Self>) {
+        loop {
+            match jobs::cancel::subscribe(&self.redis).await {
+                Ok(stream) => {
+                    let mut stream = std::pin::pin!(stream);
+                    while let Some(job_id) = stream.next().await {
+                        if let Some(switch) = self.lock_cancellations().get(&job_id) {
+                            switch.send_replace(true);
+                        }
+                    }
+                    tracing::warn!("cancel subscription ended, resubscribing");
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot subscribe to cancellations"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// Resolves once `rx` holds `true`; never, if its sender is gone first.
+pub async fn turned_on(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|on| *on).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,291 @@
+//! The job supervisor, a tower layer in the apalis service stack: around each job it
+//! keeps the lease alive (heartbeats), persists progress (throttled), enforces the
+//! kind's timeout, stops the job on cancellation, on lease loss or when the shutdown
+//! grace ends, and records the outcome fenced by the lease token.
+//!
+//! apalis's own `TimeoutLayer` has one duration per worker while each kind has its own
+//! limit, and apalis's ack/retry model (attempts in Redis, 25 fixed retries) is not
+//! ours, so this layer decides outcomes itself; see ARCHITECTURE.md "Job engine".
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use apalis::layers::catch_panic::PanicError;
+use apalis_core::error::{AbortError, BoxDynError};
+use apalis_core::task::Task;
+use fairlane_shared::jobs::lease::{self, ClaimedJob, Heartbeat, Outcome};
+use fairlane_shared::jobs::{JobState, Progress};
+use serde_json::Value;
+use tokio::sync::watch;
+use tower::{Layer, Service};
+
+use crate::error::KindError;
+use crate::metrics::JobLabels;
+use crate::runtime::{Runtime, turned_on};
+use crate::task::{JobControl, JobTask};
+
+/// Progress is written to Postgres at most this often per job.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+/// Wraps the kind-running service in the supervisor.
+#[derive(Debug, Clone)]
+pub struct SupervisorLayer {
+    rt: Arc<Runtime>,
+}
+
+impl SupervisorLayer {
+    /// A layer over this process's runtime.
+    pub fn new(rt: Arc<Runtime>) -> Self {
+        Self { rt }
+    }
+}
+
+impl<S> Layer<S> for SupervisorLayer {
+    type Service = Supervisor<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Supervisor {
+            rt: self.rt.clone(),
+            inner,
+        }
+    }
+}
+
+/// See the module docs.
+#[derive(Debug, Clone)]
+pub struct Supervisor<S> {
+    rt: Arc<Runtime>,
+    inner: S,
+}
+
+impl<S> Service<Task<JobTask>> for Supervisor<S>
+where
+    S: Service<Task<JobTask>, Response = Value>,
+    S::Error: Into<BoxDynError>,
+    S::Future: Send + 'static,
+{
+    type Response = &'static str;
+    type Error = BoxDynError;
+    type Future = Pin<Box<dyn Future<Output = Result<&'static str, BoxDynError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut task: Task<JobTask>) -> Self::Future {
+        let rt = self.rt.clone();
+        let claimed = task.args.claimed.clone();
+        let control = task.args.control.take();
+        let job = self.inner.call(task);
+        Box::pin(async move {
+            let control = control.ok_or("job task arrived without its control handles")?;
+            Ok(supervise(rt, claimed, control, job).await)
+        })
+    }
+}
+
+async fn supervise<F, E>(
+    rt: Arc<Runtime>,
+    claimed: ClaimedJob,
+    control: JobControl,
+    job: F,
+) -> &'static str
+where
+    F: Future<Output = Result<Value, E>>,
+    E: Into<BoxDynError>,
+{
+    let JobControl { progress, permit } = control;
+    let job_id = claimed.job.id;
+    let (cancel_tx, mut cancelled) = rt.watch_cancel(job_id);
+    let (lost_tx, mut lost) = watch::channel(false);
+    let heartbeats = tokio::spawn(heartbeat_loop(
+        rt.clone(),
+        claimed.clone(),
+        cancel_tx,
+        lost_tx,
+    ));
+    let progress_writer = tokio::spawn(progress_loop(rt.clone(), claimed.clone(), progress));
+    let mut grace_expired = rt.grace_expired.clone();
+    rt.metrics.running.inc();
+    tracing::info!(job_id = %job_id, kind = %claimed.kind, attempt = claimed.attempt, "job started");
+
+    let outcome = tokio::select! {
+        result = tokio::time::timeout(claimed.timeout, job) => Some(match result {
+            Ok(Ok(summary)) => Outcome::Succeeded(summary),
+            Ok(Err(e)) => failure(e.into()),
+            Err(_) => Outcome::Failed {
+                code: "timeout".into(),
+                message: format!("the job ran longer than its limit of {:.1} s", claimed.timeout.as_secs_f64()),
+                retryable: false,
+            },
+        }),
+        () = turned_on(&mut cancelled) => Some(Outcome::Cancelled),
+        () = turned_on(&mut lost) => None,
+        () = turned_on(&mut grace_expired) => Some(Outcome::Released),
+    };
+    heartbeats.abort();
+    progress_writer.abort();
+    rt.unwatch_cancel(job_id);
+
+    let label = match outcome {
+        None => {
+            tracing::warn!(job_id = %job_id, "job lease lost; stopped it without writing");
+            "lease_lost"
+        }
+        Some(outcome) => match lease::finish(&rt.db, &rt.redis, &claimed, &outcome).await {
+            Ok(Some(state)) => {
+                log_finished(&claimed, state, &outcome);
+                state.as_str()
+            }
+            Ok(None) => {
+                tracing::warn!(job_id = %job_id, "job completion rejected: lease lost");
+                "lease_lost"
+            }
+            Err(e) => {
+                // The lease expires and the rescuer retries the job.
+                tracing::error!(job_id = %job_id, error = %e, "cannot record the job's outcome");
+                "error"
+            }
+        },
+    };
+    rt.metrics.running.dec();
+    rt.metrics
+        .jobs
+        .get_or_create(&JobLabels {
+            kind: claimed.kind.clone(),
+            outcome: label.to_owned(),
+        })
+        .inc();
+    drop(permit);
+    label
+}
+
+fn log_finished(claimed: &ClaimedJob, state: JobState, outcome: &Outcome) {
+    let job_id = claimed.job.id;
+    match outcome {
+        Outcome::Failed { code, message, .. } => tracing::warn!(
+            job_id = %job_id, kind = %claimed.kind, state = state.as_str(), code = %code,
+            message = %message, "job finished"
+        ),
+        _ => {
+            tracing::info!(job_id = %job_id, kind = %claimed.kind, state = state.as_str(), "job finished")
+        }
+    }
+}
+
+/// Maps the kind's error (or a caught panic) to an outcome.
+fn failure(error: BoxDynError) -> Outcome {
+    if let Some(kind_error) = error.downcast_ref::<KindError>() {
+        return Outcome::Failed {
+            code: kind_error.code.clone(),
+            message: kind_error.message.clone(),
+            retryable: kind_error.retryable,
+        };
+    }
+    let panicked = error.downcast_ref::<AbortError>().is_some()
+        || error.downcast_ref::<PanicError>().is_some();
+    Outcome::Failed {
+        code: if panicked { "panicked" } else { "internal" }.into(),
+        message: if panicked {
+            "the job's code panicked".into()
+        } else {
+            format!("the job failed: {error}")
+        },
+        retryable: true,
+    }
+}
+
+/// Renews the lease every third of its TTL. Turns `lost` on when Postgres says the
+/// lease is gone, or when no renewal succeeded for a whole TTL (the lease must be
+/// presumed expired); turns `cancel` on when the owner cancelled.
+async fn heartbeat_loop(
+    rt: Arc<Runtime>,
+    claimed: ClaimedJob,
+    cancel: watch::Sender<bool>,
+    lost: watch::Sender<bool>,
+) {
+    let ttl = rt.settings.jobs.lease_ttl;
+    let mut last_renewed = Instant::now();
+    let mut ticks = tokio::time::interval(rt.settings.jobs.heartbeat_interval());
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match lease::heartbeat(&rt.db, &rt.redis, &claimed, ttl).await {
+            Ok(Heartbeat::Renewed { cancel_requested }) => {
+                last_renewed = Instant::now();
+                if cancel_requested {
+                    cancel.send_replace(true);
+                }
+            }
+            Ok(Heartbeat::Lost) => {
+                lost.send_replace(true);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(job_id = %claimed.job.id, error = %e, "heartbeat failed");
+                if last_renewed.elapsed() >= ttl {
+                    lost.send_replace(true);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Writes the latest progress report, at most every [`PROGRESS_EVERY`].
+async fn progress_loop(
+    rt: Arc<Runtime>,
+    claimed: ClaimedJob,
+    mut reports: watch::Receiver<Option<Progress>>,
+) {
+    while reports.changed().await.is_ok() {
+        let latest = reports.borrow_and_update().clone();
+        if let Some(progress) = latest
+            && let Err(e) = lease::report_progress(&rt.db, &rt.redis, &claimed, &progress).await
+        {
+            tracing::warn!(job_id = %claimed.job.id, error = %e, "cannot store progress");
+        }
+        tokio::time::sleep(PROGRESS_EVERY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_errors_keep_their_code_and_retryability() {
+        let outcome = failure(Box::new(KindError::permanent(
+            "reauth_required",
+            "log in again",
+        )));
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                code: "reauth_required".into(),
+                message: "log in again".into(),
+                retryable: false,
+            }
+        );
+    }
+
+    #[test]
+    fn panics_and_other_errors_are_retryable_with_their_own_codes() {
+        let Outcome::Failed {
+            code, retryable, ..
+        } = failure(Box::new(PanicError("boom".into())))
+        else {
+            panic!("not a failure");
+        };
+        assert_eq!((code.as_str(), retryable), ("panicked", true));
+        let Outcome::Failed {
+            code, retryable, ..
+        } = failure("disk full".into())
+        else {
+            panic!("not a failure");
+        };
+        assert_eq!((code.as_str(), retryable), ("internal", true));
+    }
+}
