@@ -16,14 +16,16 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use deadpool_postgres::Pool;
+use fairlane_shared::jobs::events::JobEvent;
 use fairlane_shared::redis_conn::Redis;
+use tokio::sync::{broadcast, watch};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::error::envelope;
 use crate::metrics::Metrics;
 use crate::middleware::{observe::observe, security_headers::security_headers};
-use crate::routes::{admin, auth, fallback, files, health, me};
+use crate::routes::{admin, auth, fallback, files, health, jobs, me};
 use crate::settings::ApiSettings;
 
 /// State shared by every handler. Cheap to clone.
@@ -37,19 +39,41 @@ struct Inner {
     redis: Redis,
     metrics: Arc<Metrics>,
     settings: ApiSettings,
+    job_events: broadcast::Sender<JobEvent>,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl AppState {
-    /// Bundles the connections and settings.
-    pub fn new(db: Pool, redis: Redis, metrics: Arc<Metrics>, settings: ApiSettings) -> Self {
+    /// Bundles the connections and settings; starts the job-event fan-out.
+    pub fn new(
+        db: Pool,
+        redis: Redis,
+        metrics: Arc<Metrics>,
+        settings: ApiSettings,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let job_events = crate::job_events::start(redis.clone());
+        let inner = Inner {
+            db,
+            redis,
+            metrics,
+            settings,
+            job_events,
+            shutdown,
+        };
         Self {
-            inner: Arc::new(Inner {
-                db,
-                redis,
-                metrics,
-                settings,
-            }),
+            inner: Arc::new(inner),
         }
+    }
+
+    /// Job change notices, for event streams.
+    pub fn job_events(&self) -> &broadcast::Sender<JobEvent> {
+        &self.inner.job_events
+    }
+
+    /// Turns true when the server starts shutting down (long-lived streams end then).
+    pub fn shutdown(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.clone()
     }
 
     /// The Postgres pool.
@@ -116,6 +140,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/files/{id}", get(files::get).delete(files::delete))
         .route("/files/{id}/content", get(files::content))
+        .route("/jobs", get(jobs::list).post(jobs::create))
+        .route("/jobs/batch", post(jobs::create_batch))
+        .route("/jobs/{id}", get(jobs::get))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/jobs/{id}/events", get(jobs::events))
         .route("/admin/stats", get(admin::stats))
         .route("/admin/users/{id}/deactivate", post(admin::deactivate))
         .route("/admin/users/{id}/activate", post(admin::activate));
@@ -202,7 +231,8 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local_addr = listener.local_addr()?;
     crate::accounts::password::warm_up();
-    let state = AppState::new(db, redis, Metrics::new(), settings);
+    let (stop, stopping) = watch::channel(false);
+    let state = AppState::new(db, redis, Metrics::new(), settings, stopping);
     let app = router(state);
     let signals = fairlane_shared::shutdown::ShutdownSignals::install()?;
     tracing::info!(addr = %local_addr, "listening");
@@ -210,9 +240,10 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(async {
+    .with_graceful_shutdown(async move {
         let signal = signals.recv().await;
         tracing::info!(signal, "shutting down");
+        let _ = stop.send(true);
     })
     .await
     .context("server error")?;

@@ -10,6 +10,8 @@ pub mod cli;
 pub mod error;
 pub mod extract;
 pub mod files;
+pub mod job_events;
+pub mod jobs_admission;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;
