@@ -30,6 +30,22 @@ pub struct DependencyLabels {
     pub dependency: String,
 }
 
+/// Labels of the job gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    /// Job kind.
+    pub kind: String,
+    /// Job state.
+    pub state: String,
+}
+
+/// Labels of the per-worker gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkerLabels {
+    /// Worker id (one per live worker process).
+    pub worker: String,
+}
+
 /// The metric families and the registry that encodes them.
 pub struct Metrics {
     registry: Registry,
@@ -39,6 +55,14 @@ pub struct Metrics {
     pub http_duration: Family<HttpLabels, Histogram>,
     /// 1 when the last readiness check of a dependency succeeded, else 0.
     pub dependency_up: Family<DependencyLabels, Gauge>,
+    /// Jobs by kind and state (read from Postgres at scrape time).
+    pub jobs: Family<JobLabels, Gauge>,
+    /// Jobs waiting to run (queued or retrying).
+    pub queue_depth: Gauge,
+    /// Jobs running on each live worker.
+    pub worker_running: Family<WorkerLabels, Gauge>,
+    /// Live workers.
+    pub workers_alive: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -71,17 +95,36 @@ impl Metrics {
             "Whether the last readiness check of a dependency passed",
             dependency_up.clone(),
         );
+        let jobs = Family::<JobLabels, Gauge>::default();
+        registry.register("jobs", "Jobs by kind and state", jobs.clone());
+        let queue_depth = Gauge::default();
+        registry.register(
+            "queue_depth",
+            "Jobs queued or retrying",
+            queue_depth.clone(),
+        );
+        let worker_running = Family::<WorkerLabels, Gauge>::default();
+        registry.register(
+            "worker_running_jobs",
+            "Jobs running on each live worker",
+            worker_running.clone(),
+        );
+        let workers_alive = Gauge::default();
+        registry.register(
+            "workers_alive",
+            "Worker processes heard from in the last 20 s",
+            workers_alive.clone(),
+        );
         Arc::new(Self {
             registry,
             http_requests,
             http_duration,
             dependency_up,
+            jobs,
+            queue_depth,
+            worker_running,
+            workers_alive,
         })
-    }
-
-    /// The registry, for modules that add their own families at start.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
     }
 
     /// Encodes everything in the OpenMetrics text format.

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod instruments;
 pub mod jobs;
 pub mod kite;
 pub mod options;
@@ -22,6 +23,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
 pub mod user_events;
+pub mod workers;
 pub mod workspace;
 
 pub use error::{Error, Result};

@@ -542,3 +542,73 @@ async fn a_deactivated_users_queued_jobs_do_not_run() {
     assert_ne!(state, "succeeded");
     assert_eq!(attempt, 0, "the job was never claimed");
 }
+
+#[tokio::test]
+async fn metrics_and_admin_stats_show_jobs_queue_and_workers() {
+    let app = app().await;
+    let admin = app.signed_in_user().await;
+    assert!(
+        app.run_cli(&["create-admin", "--email", &admin.email])
+            .await
+            .0
+            .success()
+    );
+    let _worker = app.start_worker().await;
+    let id = submit(
+        &app,
+        &admin,
+        json!({"kind": "echo", "params": {"message": "m"}}),
+    )
+    .await
+    .json["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_state(&app, &admin, &id, "succeeded").await;
+    for i in 0..3 {
+        submit(
+            &app,
+            &admin,
+            json!({"kind": "sleep", "params": {"ms": 20000 + i}}),
+        )
+        .await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let stats = loop {
+        let stats = app.get_as(&admin.token, "/api/v1/admin/stats").await;
+        if !stats.json["workers"].as_array().unwrap().is_empty()
+            || tokio::time::Instant::now() > deadline
+        {
+            break stats;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        stats.json["workers"].as_array().unwrap().len(),
+        1,
+        "{}",
+        stats.text
+    );
+    assert!(stats.json["workers"][0]["worker_id"].is_string());
+    assert_eq!(
+        stats.json["jobs_by_state"]["succeeded"], 1,
+        "{}",
+        stats.text
+    );
+    let queue = &stats.json["queue"];
+    assert_eq!(
+        queue["queued"].as_i64().unwrap() + queue["running"].as_i64().unwrap(),
+        3,
+        "{}",
+        stats.text
+    );
+
+    let metrics = app.get("/metrics").await.text;
+    assert!(
+        metrics.contains("fairlane_jobs{kind=\"echo\",state=\"succeeded\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("fairlane_workers_alive 1"), "{metrics}");
+    assert!(metrics.contains("fairlane_queue_depth"), "{metrics}");
+    assert!(!metrics.contains(&admin.id), "no per-user labels");
+}

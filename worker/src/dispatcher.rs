@@ -66,9 +66,13 @@ pub async fn run(
                         continue;
                     };
                     claimed_any = true;
-                    let task = TaskBuilder::new(JobTask::new(claimed.clone(), permit))
-                        .task_id(TaskId::from_string(job.id.to_string()))
-                        .build();
+                    let task = TaskBuilder::new(JobTask::new(
+                        claimed.clone(),
+                        permit,
+                        rt.services.clone(),
+                    ))
+                    .task_id(TaskId::from_string(job.id.to_string()))
+                    .build();
                     if jobs.send(task).await.is_err() {
                         tracing::error!(job_id = %job.id, "job runtime is gone; releasing the claim");
                         let _ =

@@ -23,4 +23,13 @@ impl KindError {
             retryable: false,
         }
     }
+
+    /// A failure another attempt (after backoff) may not hit.
+    pub fn retryable(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            retryable: true,
+        }
+    }
 }

@@ -12,11 +12,14 @@
 //! `queued`, attempt not counted) and exits 0.
 
 pub mod backend;
+pub mod contexts;
 pub mod dispatcher;
 pub mod error;
 pub mod kinds;
 pub mod metrics;
+pub mod outputs;
 pub mod runtime;
+pub mod services;
 pub mod settings;
 pub mod supervisor;
 pub mod task;
@@ -95,6 +98,8 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         Ok::<(), WorkerError>(())
     }));
     let cancellations = tokio::spawn(rt.clone().listen_for_cancellations());
+    let contexts = tokio::spawn(rt.services.contexts.clone().maintain(redis.clone()));
+    let presence = tokio::spawn(announce_presence(rt.clone(), concurrency));
     let maintenance = tokio::spawn(maintenance::run(
         db.clone(),
         redis.clone(),
@@ -129,10 +134,34 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     grace_timer.abort();
     let _ = maintenance.await;
     cancellations.abort();
+    contexts.abort();
+    presence.abort();
+    if let Err(e) = fairlane_shared::workers::retire(&redis, &worker_id).await {
+        tracing::warn!(error = %e, "cannot remove this worker from the presence list");
+    }
     if let Some(server) = metrics_server {
         server.abort();
     }
     db.close();
     tracing::info!(worker_id = %worker_id, "worker stopped");
     Ok(())
+}
+
+/// Tells the API this worker is alive, every few seconds.
+async fn announce_presence(rt: Arc<Runtime>, concurrency: usize) {
+    let started_at = chrono::Utc::now().to_rfc3339();
+    let mut ticker = tokio::time::interval(fairlane_shared::workers::ANNOUNCE_EVERY);
+    loop {
+        ticker.tick().await;
+        let info = fairlane_shared::workers::WorkerInfo {
+            worker_id: rt.worker_id.clone(),
+            concurrency,
+            running: rt.metrics.running.get(),
+            started_at: started_at.clone(),
+            last_seen: chrono::Utc::now().to_rfc3339(),
+        };
+        if let Err(e) = fairlane_shared::workers::announce(&rt.redis, &info).await {
+            tracing::warn!(error = %e, "cannot announce this worker");
+        }
+    }
 }

@@ -13,7 +13,9 @@ use futures::StreamExt;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::contexts::UserContexts;
 use crate::metrics::Metrics;
+use crate::services::Services;
 use crate::settings::WorkerSettings;
 
 /// Shared state of one worker process.
@@ -29,6 +31,8 @@ pub struct Runtime {
     pub settings: WorkerSettings,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// What job code may use.
+    pub services: Arc<Services>,
     /// Turns true when the shutdown grace period is over: running jobs are released.
     pub grace_expired: watch::Receiver<bool>,
     cancellations: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
@@ -43,12 +47,21 @@ impl Runtime {
         settings: WorkerSettings,
         grace_expired: watch::Receiver<bool>,
     ) -> Arc<Self> {
+        let services = Arc::new(Services {
+            db: db.clone(),
+            redis: redis.clone(),
+            data_dir: settings.common.data_dir.clone(),
+            keyring: settings.keyring.clone(),
+            broker: settings.broker.clone(),
+            contexts: Arc::new(UserContexts::new(settings.context_idle)),
+        });
         Arc::new(Self {
             db,
             redis,
             worker_id,
             settings,
             metrics: Metrics::new(),
+            services,
             grace_expired,
             cancellations: Mutex::new(HashMap::new()),
         })

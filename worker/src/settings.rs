@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use fairlane_shared::config::{CommonSettings, ConfigError, Env};
+use fairlane_shared::crypto::Keyring;
 use fairlane_shared::jobs::JobSettings;
+use fairlane_shared::kite::BrokerSettings;
 
 /// Everything `fairlane-worker` reads from the environment.
 #[derive(Debug, Clone)]
@@ -24,6 +26,13 @@ pub struct WorkerSettings {
     /// Serve Prometheus metrics on this loopback port: `FAIRLANE_WORKER_METRICS_PORT`
     /// (unset: no metrics endpoint).
     pub metrics_port: Option<u16>,
+    /// Opens broker credentials: `FAIRLANE_ENCRYPTION_KEYS` / `FAIRLANE_ENCRYPTION_KEY_FILE`.
+    pub keyring: Keyring,
+    /// The broker: `FAIRLANE_BROKER_*`.
+    pub broker: BrokerSettings,
+    /// A user's runtime context is dropped after this long unused:
+    /// `FAIRLANE_CONTEXT_IDLE_SECS` (default 1800).
+    pub context_idle: Duration,
 }
 
 impl WorkerSettings {
@@ -47,6 +56,9 @@ impl WorkerSettings {
             shutdown_grace: env.seconds_or("FAIRLANE_SHUTDOWN_GRACE_SECS", 20)?,
             poll_interval: env.millis_or("FAIRLANE_WORKER_POLL_MS", 100)?,
             metrics_port,
+            keyring: Keyring::from_env(env)?,
+            broker: BrokerSettings::from_env(env)?,
+            context_idle: env.seconds_or("FAIRLANE_CONTEXT_IDLE_SECS", 1800)?,
         })
     }
 }
@@ -59,6 +71,10 @@ mod tests {
         let mut pairs = vec![
             ("FAIRLANE_DATABASE_URL", "postgres://u@127.0.0.1:5432/db"),
             ("FAIRLANE_REDIS_URL", "redis://127.0.0.1:6379"),
+            (
+                "FAIRLANE_ENCRYPTION_KEYS",
+                "1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
         ];
         pairs.extend_from_slice(extra);
         Env::from_pairs(pairs)

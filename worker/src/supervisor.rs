@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use apalis::layers::catch_panic::PanicError;
 use apalis_core::error::{AbortError, BoxDynError};
 use apalis_core::task::Task;
+use fairlane_shared::jobs::JobOutput;
 use fairlane_shared::jobs::lease::{self, ClaimedJob, Heartbeat, Outcome};
 use fairlane_shared::jobs::{JobState, Progress};
-use serde_json::Value;
 use tokio::sync::watch;
 use tower::{Layer, Service};
 
@@ -62,7 +62,7 @@ pub struct Supervisor<S> {
 
 impl<S> Service<Task<JobTask>> for Supervisor<S>
 where
-    S: Service<Task<JobTask>, Response = Value>,
+    S: Service<Task<JobTask>, Response = JobOutput>,
     S::Error: Into<BoxDynError>,
     S::Future: Send + 'static,
 {
@@ -93,7 +93,7 @@ async fn supervise<F, E>(
     job: F,
 ) -> &'static str
 where
-    F: Future<Output = Result<Value, E>>,
+    F: Future<Output = Result<JobOutput, E>>,
     E: Into<BoxDynError>,
 {
     let JobControl { progress, permit } = control;
@@ -113,7 +113,7 @@ where
 
     let outcome = tokio::select! {
         result = tokio::time::timeout(claimed.timeout, job) => Some(match result {
-            Ok(Ok(summary)) => Outcome::Succeeded(summary),
+            Ok(Ok(output)) => Outcome::Succeeded(output),
             Ok(Err(e)) => failure(e.into()),
             Err(_) => Outcome::Failed {
                 code: "timeout".into(),
@@ -134,21 +134,34 @@ where
             tracing::warn!(job_id = %job_id, "job lease lost; stopped it without writing");
             "lease_lost"
         }
-        Some(outcome) => match lease::finish(&rt.db, &rt.redis, &claimed, &outcome).await {
-            Ok(Some(state)) => {
-                log_finished(&claimed, state, &outcome);
-                state.as_str()
+        Some(outcome) => {
+            let recorded = lease::finish(&rt.db, &rt.redis, &claimed, &outcome).await;
+            if !matches!(recorded, Ok(Some(_)))
+                && let Outcome::Succeeded(output) = &outcome
+            {
+                // Nothing registered them: the files must not linger unaccounted.
+                let root = fairlane_shared::workspace::user_root(
+                    &rt.services.data_dir,
+                    claimed.job.user_id,
+                );
+                crate::outputs::remove(&root, &output.files);
             }
-            Ok(None) => {
-                tracing::warn!(job_id = %job_id, "job completion rejected: lease lost");
-                "lease_lost"
+            match recorded {
+                Ok(Some(state)) => {
+                    log_finished(&claimed, state, &outcome);
+                    state.as_str()
+                }
+                Ok(None) => {
+                    tracing::warn!(job_id = %job_id, "job completion rejected: lease lost");
+                    "lease_lost"
+                }
+                Err(e) => {
+                    // The lease expires and the rescuer retries the job.
+                    tracing::error!(job_id = %job_id, error = %e, "cannot record the job's outcome");
+                    "error"
+                }
             }
-            Err(e) => {
-                // The lease expires and the rescuer retries the job.
-                tracing::error!(job_id = %job_id, error = %e, "cannot record the job's outcome");
-                "error"
-            }
-        },
+        }
     };
     rt.metrics.running.dec();
     rt.metrics

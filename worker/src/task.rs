@@ -5,7 +5,10 @@
 use fairlane_shared::jobs::{ClaimedJob, Progress};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
+use std::sync::Arc;
+
 use crate::kinds::JobContext;
+use crate::services::Services;
 
 /// One claimed job on its way to execution.
 #[derive(Debug)]
@@ -29,13 +32,14 @@ pub struct JobControl {
 
 impl JobTask {
     /// Wraps a fresh claim, holding `permit` until the job ends.
-    pub fn new(claimed: ClaimedJob, permit: OwnedSemaphorePermit) -> Self {
+    pub fn new(claimed: ClaimedJob, permit: OwnedSemaphorePermit, services: Arc<Services>) -> Self {
         let (progress_tx, progress_rx) = watch::channel(None);
         let context = JobContext::new(
             claimed.job.id,
             claimed.job.user_id,
             claimed.params.clone(),
             claimed.attempt,
+            services,
             progress_tx,
         );
         Self {

@@ -45,12 +45,27 @@ pub async fn stats(State(state): State<AppState>, _admin: AdminUser) -> ApiResul
             })
         })
         .collect();
+    let waiting = db
+        .query_one(
+            "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'retrying'),
+                    count(*) FILTER (WHERE state = 'running'), min(created_at) FILTER (WHERE state = 'queued')
+             FROM jobs WHERE state IN ('queued', 'retrying', 'running')",
+            &[],
+        )
+        .await?;
+    let queue = json!({
+        "queued": waiting.get::<_, i64>(0),
+        "retrying": waiting.get::<_, i64>(1),
+        "running": waiting.get::<_, i64>(2),
+        "oldest_queued_at": waiting.get::<_, Option<chrono::DateTime<chrono::Utc>>>(3),
+    });
+    let workers = fairlane_shared::workers::live(state.redis()).await?;
     Ok(ApiJson(json!({
         "users_total": counts.get::<_, i64>(0),
         "users_active_7d": counts.get::<_, i64>(1),
         "jobs_by_state": jobs_by_state,
-        "queue": {},
-        "workers": [],
+        "queue": queue,
+        "workers": workers,
         "storage_top": storage_top,
         "maintenance": [],
     })))

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::metrics::{JobLabels, WorkerLabels};
 
 const CHECK_TIMEOUT: Duration = Duration::from_millis(1500);
 
@@ -61,8 +62,55 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<ApiJson<Value>> 
     }
 }
 
+/// Reads the job and worker gauges from Postgres and Redis (best effort: a failing
+/// dependency leaves the last values and is visible in `fairlane_dependency_up`).
+async fn refresh_gauges(state: &AppState) {
+    let metrics = state.metrics();
+    if let Ok(client) = state.db().get().await
+        && let Ok(rows) = client
+            .query(
+                "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state",
+                &[],
+            )
+            .await
+    {
+        metrics.jobs.clear();
+        let mut waiting = 0;
+        for row in rows {
+            let (kind, job_state, count): (String, String, i64) =
+                (row.get(0), row.get(1), row.get(2));
+            if job_state == "queued" || job_state == "retrying" {
+                waiting += count;
+            }
+            metrics
+                .jobs
+                .get_or_create(&JobLabels {
+                    kind,
+                    state: job_state,
+                })
+                .set(count);
+        }
+        metrics.queue_depth.set(waiting);
+    }
+    if let Ok(workers) = fairlane_shared::workers::live(state.redis()).await {
+        metrics.worker_running.clear();
+        metrics
+            .workers_alive
+            .set(i64::try_from(workers.len()).unwrap_or(i64::MAX));
+        for worker in workers {
+            metrics
+                .worker_running
+                .get_or_create(&WorkerLabels {
+                    worker: worker.worker_id,
+                })
+                .set(worker.running);
+        }
+    }
+}
+
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    refresh_gauges(&state).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -23,7 +23,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::jobs::dispatch::{self, JobRef};
-use crate::jobs::model::{JobState, Progress, result_value};
+use crate::jobs::model::{JobOutput, JobState, Progress, result_value};
 use crate::jobs::{JobError, events};
 use crate::redis_conn::Redis;
 
@@ -211,8 +211,8 @@ pub async fn report_progress(
 /// How an attempt ended, as the runtime reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// Finished with this summary.
-    Succeeded(Value),
+    /// Finished with this output.
+    Succeeded(JobOutput),
     /// Failed; retried (with backoff) while attempts remain if `retryable`.
     Failed {
         /// Machine-readable code.
@@ -228,6 +228,40 @@ pub enum Outcome {
     Released,
 }
 
+async fn register_files(
+    tx: &tokio_postgres::Transaction<'_>,
+    claimed: &ClaimedJob,
+    output: &JobOutput,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), JobError> {
+    let user_id = claimed.job.user_id;
+    for file in &output.files {
+        tx.execute(
+            "INSERT INTO files (id, user_id, kind, area, name, size_bytes, sha256, content_type, job_id, created_at) \
+             VALUES ($1, $2, 'result', $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &file.id,
+                &user_id,
+                &file.area,
+                &file.name,
+                &file.size_bytes,
+                &file.sha256,
+                &file.content_type,
+                &claimed.job.id,
+                &created_at,
+            ],
+        )
+        .await?;
+    }
+    let total: i64 = output.files.iter().map(|f| f.size_bytes).sum();
+    tx.execute(
+        "UPDATE users SET storage_bytes = storage_bytes + $2 WHERE id = $1",
+        &[&user_id, &total],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Records the end of an attempt, fenced by the lease token. Returns the job's new
 /// state, or `None` when the lease was lost (a zombie: nothing was written).
 pub async fn finish(
@@ -236,22 +270,32 @@ pub async fn finish(
     claimed: &ClaimedJob,
     outcome: &Outcome,
 ) -> Result<Option<JobState>, JobError> {
-    let client = db.get().await?;
+    let mut client = db.get().await?;
     let id = &claimed.job.id;
     let token = &claimed.lease_token;
     const RELEASED: &str = "lease_token = NULL, lease_expires_at = NULL, updated_at = now()";
     const FENCE: &str = "WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING state";
     let row = match outcome {
-        Outcome::Succeeded(summary) => {
-            client
+        Outcome::Succeeded(output) => {
+            // The result files are registered and charged in the completing
+            // transaction: a zombie (lost lease) writes neither.
+            let tx = client.transaction().await?;
+            let now = chrono::Utc::now();
+            let result = result_value(output.summary.clone(), &output.files, *id, now);
+            let row = tx
                 .query_opt(
                     &format!(
                         "UPDATE jobs SET state = 'succeeded', result = $3, error_code = NULL, \
                          error_message = NULL, finished_at = now(), {RELEASED} {FENCE}"
                     ),
-                    &[id, token, &result_value(summary.clone())],
+                    &[id, token, &result],
                 )
-                .await?
+                .await?;
+            if row.is_some() && !output.files.is_empty() {
+                register_files(&tx, claimed, output, now).await?;
+            }
+            tx.commit().await?;
+            row
         }
         Outcome::Failed {
             code,

@@ -23,7 +23,7 @@ pub mod submit;
 pub use cancel::{CancelOutcome, request_cancel};
 pub use kinds::{KindSpec, ParamError};
 pub use lease::ClaimedJob;
-pub use model::{Job, JobFailure, JobState, Progress, WaitReason, Waiting};
+pub use model::{Job, JobFailure, JobOutput, JobState, OutputFile, Progress, WaitReason, Waiting};
 pub use query::{get, list, waiting};
 pub use settings::JobSettings;
 pub use submit::{Inserted, JobRef, NewJob, insert, publish};

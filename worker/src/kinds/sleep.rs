@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use fairlane_shared::jobs::JobOutput;
 use serde_json::{Value, json};
 
 use super::{JobContext, KindFuture};
@@ -30,6 +31,6 @@ pub(super) fn run(ctx: JobContext) -> KindFuture {
             }
             tokio::time::sleep(STEP.min(total - elapsed)).await;
         }
-        Ok(json!({ "slept_ms": ms }))
+        Ok(JobOutput::summary(json!({ "slept_ms": ms })))
     })
 }
