@@ -25,7 +25,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::error::envelope;
 use crate::metrics::Metrics;
 use crate::middleware::{observe::observe, security_headers::security_headers};
-use crate::routes::{admin, auth, fallback, files, health, jobs, me};
+use crate::routes::{admin, auth, fallback, files, health, jobs, market, me};
 use crate::settings::ApiSettings;
 
 /// State shared by every handler. Cheap to clone.
@@ -145,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/events", get(jobs::events))
+        .route("/market/expiries", get(market::expiries))
         .route("/admin/stats", get(admin::stats))
         .route("/admin/users/{id}/deactivate", post(admin::deactivate))
         .route("/admin/users/{id}/activate", post(admin::activate));

@@ -7,6 +7,7 @@ use std::time::Duration;
 use fairlane_shared::config::{CommonSettings, ConfigError, Env};
 use fairlane_shared::crypto::Keyring;
 use fairlane_shared::jobs::JobSettings;
+use fairlane_shared::kite::BrokerSettings;
 use fairlane_shared::quotas::Quotas;
 
 /// Everything `fairlane-api` reads from the environment.
@@ -34,6 +35,8 @@ pub struct ApiSettings {
     pub limits: LimitSettings,
     /// The job engine's settings (quotas, diagnostic kinds).
     pub jobs: JobSettings,
+    /// The broker (for a cold instruments cache).
+    pub broker: BrokerSettings,
 }
 
 /// How long sessions live.
@@ -98,6 +101,7 @@ impl ApiSettings {
                 login_failure_window: env.seconds_or("FAIRLANE_LOGIN_FAILURE_WINDOW_SECS", 900)?,
             },
             jobs: JobSettings::from_env(env)?,
+            broker: BrokerSettings::from_env(env)?,
         })
     }
 }

@@ -56,6 +56,7 @@ pub(crate) struct Stats {
     token_errors: AtomicU64,
     input_errors: AtomicU64,
     faults_injected: AtomicU64,
+    by_api_key: Mutex<HashMap<String, u64>>,
 }
 
 /// A snapshot of [`Stats`] as JSON.
@@ -67,6 +68,8 @@ pub(crate) struct StatsSnapshot {
     token_errors: u64,
     input_errors: u64,
     faults_injected: u64,
+    /// Requests per API key (tests check whose credentials were used).
+    requests_by_api_key: HashMap<String, u64>,
 }
 
 impl Stats {
@@ -79,7 +82,21 @@ impl Stats {
             token_errors: get(&self.token_errors),
             input_errors: get(&self.input_errors),
             faults_injected: get(&self.faults_injected),
+            requests_by_api_key: self
+                .by_api_key
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
+    }
+
+    fn count_key(&self, api_key: &str) {
+        *self
+            .by_api_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(api_key.to_owned())
+            .or_default() += 1;
     }
 
     /// Counts an input error answered by a handler.
@@ -137,7 +154,10 @@ pub(crate) async fn gate(State(sandbox): State<Sandbox>, request: Request, next:
     let stats = sandbox.stats();
     let sequence = stats.requests.fetch_add(1, Ordering::Relaxed);
     let key = match api_key(&request) {
-        Ok(key) => key,
+        Ok(key) => {
+            stats.count_key(&key);
+            key
+        }
         Err(message) => {
             stats.token_errors.fetch_add(1, Ordering::Relaxed);
             return kite_reply::error(StatusCode::FORBIDDEN, "TokenException", message);

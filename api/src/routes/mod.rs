@@ -6,6 +6,7 @@ pub mod fallback;
 pub mod files;
 pub mod health;
 pub mod jobs;
+pub mod market;
 pub mod me;
 pub mod usage;
 pub mod validate;
