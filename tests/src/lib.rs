@@ -9,6 +9,7 @@ pub mod app;
 pub mod db;
 pub mod env;
 pub mod jobs;
+pub mod postgres_server;
 pub mod process;
 pub mod redis_server;
 pub mod sandbox;
