@@ -25,5 +25,6 @@ pub mod tls;
 pub mod user_events;
 pub mod workers;
 pub mod workspace;
+pub mod workspace_cleanup;
 
 pub use error::{Error, Result};

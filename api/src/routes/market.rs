@@ -7,6 +7,7 @@
 
 use axum::extract::State;
 use fairlane_shared::instruments;
+use fairlane_shared::jobs::kinds::{OPTION_EXCHANGES, valid_symbol};
 use fairlane_shared::kite::{KiteClient, KiteCredentials};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,17 +16,6 @@ use crate::accounts::auth::AuthUser;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
-
-/// Exchanges whose option expiries can be listed.
-pub const OPTION_EXCHANGES: [&str; 2] = ["NFO", "BFO"];
-
-/// Whether `symbol` looks like an exchange symbol (`NIFTY`, `M&M`, `BAJAJ-AUTO`).
-pub fn valid_symbol(symbol: &str) -> bool {
-    (1..=32).contains(&symbol.len())
-        && symbol.bytes().all(|b| {
-            b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'&' | b'-' | b'_')
-        })
-}
 
 /// `GET /market/expiries` query.
 #[derive(Debug, Deserialize)]

@@ -64,6 +64,11 @@ impl NewJob {
     pub fn kind(&self) -> &str {
         &self.kind
     }
+
+    /// The validated params.
+    pub fn params(&self) -> &Value {
+        &self.params
+    }
 }
 
 /// One submission's outcome.

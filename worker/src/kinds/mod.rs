@@ -7,6 +7,7 @@
 //! it does not need to watch for cancellation or lease loss: the runtime drops its
 //! future when either happens.
 
+mod cleanup;
 mod crash;
 mod echo;
 mod sleep;
@@ -87,6 +88,7 @@ impl Registry {
     /// Every kind this build runs; the diagnostic ones only when enabled.
     pub fn new(diagnostics_enabled: bool) -> Self {
         let mut kinds: HashMap<&'static str, KindFn> = HashMap::new();
+        kinds.insert("cleanup", cleanup::run);
         if diagnostics_enabled {
             kinds.insert("echo", echo::run);
             kinds.insert("sleep", sleep::run);
@@ -112,5 +114,6 @@ mod tests {
             assert!(enabled.get(kind).is_some(), "{kind}");
         }
         assert!(Registry::new(false).get("echo").is_none());
+        assert!(Registry::new(false).get("cleanup").is_some());
     }
 }
