@@ -1,0 +1,68 @@
+//! The vectorised engine behind the `options.filter` job kind: Arrow schemas of the
+//! processed and filtered chains, the calculated columns, the filter/sort/limit
+//! pipeline and the CSV, Parquet and Arrow IPC writers.
+//!
+//! Everything here works on Arrow `RecordBatch`es and local files. It does not know
+//! about jobs, tenants, Postgres or storage quotas: the job kind reads the source job's
+//! Parquet file, calls [`filter_chain`] and hands the written files to the job engine.
+//! The per-row formulas are the scalar functions of `fairlane_shared::options`.
+
+pub mod calculated;
+pub mod filter;
+pub mod schema;
+pub mod writers;
+
+#[cfg(test)]
+mod fixtures;
+
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use chrono::NaiveDate;
+use parquet::errors::ParquetError;
+
+pub use calculated::{CalcSettings, DEFAULT_RISK_FREE_RATE, add_calculated_columns};
+pub use filter::{
+    FieldError, FilterJobParams, Filters, keep_matching, parse_params, sort_and_limit,
+};
+pub use schema::{filtered_chain_schema, processed_chain_schema, read_csv, read_parquet};
+pub use writers::{ExportFormat, WrittenFile, write_batches};
+
+/// Everything that can go wrong while reading, enriching, filtering or writing a chain.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// An Arrow kernel, the CSV reader/writer or the IPC writer failed.
+    #[error("arrow error")]
+    Arrow(#[from] ArrowError),
+    /// The Parquet reader or writer failed.
+    #[error("parquet error")]
+    Parquet(#[from] ParquetError),
+    /// A file could not be opened, written, synced or renamed.
+    #[error("i/o error")]
+    Io(#[from] std::io::Error),
+    /// The input lacks a processed-chain column, or has one that cannot be cast.
+    #[error("the input is not a processed chain: {0}")]
+    Schema(String),
+    /// The parameters were not validated before use.
+    #[error("invalid parameter {}: {}", .0.field, .0.message)]
+    InvalidParam(FieldError),
+}
+
+/// The whole `options.filter` pipeline over a processed chain: adds the calculated
+/// columns as of `today` (the exchange's calendar date, IST for NSE), keeps the rows
+/// that pass every filter, then sorts and limits. Returns one batch with the
+/// [`filtered_chain_schema`].
+pub fn filter_chain(
+    batches: &[RecordBatch],
+    params: &FilterJobParams,
+    today: NaiveDate,
+) -> Result<RecordBatch, TableError> {
+    let settings = CalcSettings::new(today, params.risk_free_rate())?;
+    let mut kept = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let enriched = add_calculated_columns(batch, &settings)?;
+        kept.push(keep_matching(&enriched, &params.filters)?);
+    }
+    let all = arrow::compute::concat_batches(&filtered_chain_schema(), &kept)?;
+    sort_and_limit(&all, params)
+}
