@@ -575,9 +575,14 @@ mod tests {
             "filters": {"min_annualized_yield": 15.0, "dte_max": 30},
             "sort_by": "annualized_yield_pct", "descending": true, "limit": 2
         }));
-        let out = filter_chain(&[chain()], &p, today()).unwrap();
+        let one = std::num::NonZeroUsize::MIN;
+        let out = filter_chain(&[chain()], &p, today(), one).unwrap();
         assert_eq!(symbols(&out), rows(&[row::NO_IV, row::EXPIRY_DAY]));
         assert_eq!(out.schema(), filtered_chain_schema());
+        // Many small batches over several threads give the same answer.
+        let rows_of_one: Vec<_> = (0..7).map(|i| chain().slice(i, 1)).collect();
+        let three = std::num::NonZeroUsize::new(3).unwrap();
+        assert_eq!(filter_chain(&rows_of_one, &p, today(), three).unwrap(), out);
     }
 
     #[test]

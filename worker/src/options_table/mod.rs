@@ -15,6 +15,8 @@ pub mod writers;
 #[cfg(test)]
 mod fixtures;
 
+use std::num::NonZeroUsize;
+
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
@@ -52,17 +54,57 @@ pub enum TableError {
 /// columns as of `today` (the exchange's calendar date, IST for NSE), keeps the rows
 /// that pass every filter, then sorts and limits. Returns one batch with the
 /// [`filtered_chain_schema`].
+///
+/// The row-wise work (calculated columns and filtering) is split into slices of at
+/// most [`schema::READ_BATCH_ROWS`] rows spread over `threads` scoped threads; the
+/// caller picks `threads` (the worker's cores divided by its job concurrency). The
+/// result does not depend on `threads`.
 pub fn filter_chain(
     batches: &[RecordBatch],
     params: &FilterJobParams,
     today: NaiveDate,
+    threads: NonZeroUsize,
 ) -> Result<RecordBatch, TableError> {
     let settings = CalcSettings::new(today, params.risk_free_rate())?;
-    let mut kept = Vec::with_capacity(batches.len());
-    for batch in batches {
-        let enriched = add_calculated_columns(batch, &settings)?;
-        kept.push(keep_matching(&enriched, &params.filters)?);
-    }
+    let slices: Vec<RecordBatch> = batches
+        .iter()
+        .flat_map(|batch| {
+            (0..batch.num_rows())
+                .step_by(schema::READ_BATCH_ROWS)
+                .map(|start| {
+                    batch.slice(start, schema::READ_BATCH_ROWS.min(batch.num_rows() - start))
+                })
+        })
+        .collect();
+    let per_thread = slices.len().div_ceil(threads.get()).max(1);
+    let kept = std::thread::scope(|scope| {
+        let workers: Vec<_> = slices
+            .chunks(per_thread)
+            .map(|chunk| {
+                let settings = &settings;
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|slice| {
+                            keep_matching(
+                                &add_calculated_columns(slice, settings)?,
+                                &params.filters,
+                            )
+                        })
+                        .collect::<Result<Vec<_>, TableError>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Result<Vec<_>, TableError>>()
+    })?;
+    let kept: Vec<RecordBatch> = kept.into_iter().flatten().collect();
     let all = arrow::compute::concat_batches(&filtered_chain_schema(), &kept)?;
     sort_and_limit(&all, params)
 }
