@@ -19,7 +19,7 @@
 //!   (OTM %, yields, break-even, IV, Greeks) null.
 //! - IV uses the risk-free rate of [`CalcSettings`] and no dividend yield; no solution
 //!   gives a null IV, and a null IV gives null Greeks. Theta is per calendar day, vega
-//!   per volatility point.
+//!   per volatility point. [`add_quote_columns`] skips the solver (IV and Greeks null).
 
 use std::sync::Arc;
 
@@ -85,6 +85,31 @@ pub fn add_calculated_columns(
     batch: &RecordBatch,
     settings: &CalcSettings,
 ) -> Result<RecordBatch, TableError> {
+    enrich(batch, settings, Model::Solve)
+}
+
+/// Like [`add_calculated_columns`] but leaves `iv` and the Greeks null, skipping the
+/// implied-volatility solver that costs most of the time: for filtering on the other
+/// columns before solving only the rows that survive.
+pub fn add_quote_columns(
+    batch: &RecordBatch,
+    settings: &CalcSettings,
+) -> Result<RecordBatch, TableError> {
+    enrich(batch, settings, Model::Skip)
+}
+
+/// Whether to solve for IV and the Greeks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Model {
+    Solve,
+    Skip,
+}
+
+fn enrich(
+    batch: &RecordBatch,
+    settings: &CalcSettings,
+    model: Model,
+) -> Result<RecordBatch, TableError> {
     let batch = conform(batch)?;
     let expiry = batch.column(2).as_primitive::<Date32Type>();
     let strike = float(&batch, 3);
@@ -106,7 +131,7 @@ pub fn add_calculated_columns(
             ask: value(ask, i),
             last: value(last, i),
         };
-        out.push(quote.calculate(settings));
+        out.push(quote.calculate(settings, model));
     }
     let mut columns = batch.columns().to_vec();
     columns.extend(out.finish());
@@ -160,7 +185,7 @@ struct Calculated {
 }
 
 impl Quote {
-    fn calculate(&self, settings: &CalcSettings) -> Calculated {
+    fn calculate(&self, settings: &CalcSettings, model: Model) -> Calculated {
         let expiry = self
             .expiry
             .and_then(|d| NaiveDate::from_num_days_from_ce_opt(d.checked_add(EPOCH_DAYS_FROM_CE)?));
@@ -192,6 +217,9 @@ impl Quote {
             .premium_yield_pct
             .map(|y| columns::annualized_yield_pct(y, days));
         row.breakeven = Some(columns::breakeven(kind, premium, spot, strike));
+        if model == Model::Skip {
+            return row;
+        }
         let years = columns::years_to_expiry(days);
         let Some(inputs) = PricingInputs::new(spot, strike, years, settings.risk_free_rate, 0.0)
         else {
@@ -409,6 +437,27 @@ mod tests {
         for column in batch.columns().iter().skip(14) {
             let floats = column.as_primitive::<Float64Type>();
             assert!(floats.iter().flatten().all(f64::is_finite));
+        }
+    }
+
+    #[test]
+    fn quote_columns_are_the_calculated_ones_without_the_model() {
+        let settings = CalcSettings::new(today(), DEFAULT_RISK_FREE_RATE).unwrap();
+        let quick = add_quote_columns(&chain(), &settings).unwrap();
+        let full = enriched();
+        assert_eq!(quick.schema(), full.schema());
+        for (name, (q, f)) in full
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name())
+            .zip(quick.columns().iter().zip(full.columns()))
+        {
+            if ["iv", "delta", "gamma", "theta", "vega"].contains(&name.as_str()) {
+                assert_eq!(q.null_count(), q.len(), "{name}");
+            } else {
+                assert_eq!(q, f, "{name}");
+            }
         }
     }
 

@@ -586,6 +586,24 @@ mod tests {
     }
 
     #[test]
+    fn the_pipeline_equals_computing_every_column_first() {
+        let one = std::num::NonZeroUsize::MIN;
+        for filters in [
+            json!({}),
+            json!({"delta_min": 0.15, "delta_max": 0.6}),
+            json!({"delta_max": 0.0, "min_oi": 1000}),
+            json!({"option_type": "CE", "max_spread_pct": 7.0, "delta_min": 0.1}),
+            json!({"dte_min": 2, "otm_pct_min": -10.0, "delta_min": -0.5, "delta_max": 0.5}),
+        ] {
+            let p = params(json!({"source_job_id": Uuid::nil(), "filters": filters,
+                                  "sort_by": "delta", "descending": true}));
+            let naive = sort_and_limit(&keep_matching(&enriched(), &p.filters).unwrap(), &p);
+            let piped = filter_chain(&[chain()], &p, today(), one).unwrap();
+            assert_eq!(piped, naive.unwrap(), "{filters}");
+        }
+    }
+
+    #[test]
     fn params_parse_with_defaults() {
         let p = params(json!({"source_job_id": Uuid::nil()}));
         assert_eq!(p.filters, Filters::default());

@@ -22,7 +22,9 @@ use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
 use parquet::errors::ParquetError;
 
-pub use calculated::{CalcSettings, DEFAULT_RISK_FREE_RATE, add_calculated_columns};
+pub use calculated::{
+    CalcSettings, DEFAULT_RISK_FREE_RATE, add_calculated_columns, add_quote_columns,
+};
 pub use filter::{
     FieldError, FilterJobParams, Filters, keep_matching, parse_params, sort_and_limit,
 };
@@ -55,10 +57,12 @@ pub enum TableError {
 /// that pass every filter, then sorts and limits. Returns one batch with the
 /// [`filtered_chain_schema`].
 ///
-/// The row-wise work (calculated columns and filtering) is split into slices of at
-/// most [`schema::READ_BATCH_ROWS`] rows spread over `threads` scoped threads; the
-/// caller picks `threads` (the worker's cores divided by its job concurrency). The
-/// result does not depend on `threads`.
+/// The filters that need no implied volatility run first, and the solver (most of the
+/// cost) runs only on the rows that pass them; a row must pass every filter, so the
+/// result is the one of computing every column first. The row-wise work is split into
+/// slices of at most [`schema::READ_BATCH_ROWS`] rows spread over `threads` scoped
+/// threads; the caller picks `threads` (the worker's cores divided by its job
+/// concurrency). The result does not depend on `threads`.
 pub fn filter_chain(
     batches: &[RecordBatch],
     params: &FilterJobParams,
@@ -76,18 +80,26 @@ pub fn filter_chain(
                 })
         })
         .collect();
+    // Filters that need no model run first; the solver then sees only their survivors.
+    let quote_filters = Filters {
+        delta_min: None,
+        delta_max: None,
+        ..params.filters.clone()
+    };
     let per_thread = slices.len().div_ceil(threads.get()).max(1);
     let kept = std::thread::scope(|scope| {
         let workers: Vec<_> = slices
             .chunks(per_thread)
             .map(|chunk| {
-                let settings = &settings;
+                let (settings, quote_filters) = (&settings, &quote_filters);
                 scope.spawn(move || {
                     chunk
                         .iter()
                         .map(|slice| {
+                            let candidates =
+                                keep_matching(&add_quote_columns(slice, settings)?, quote_filters)?;
                             keep_matching(
-                                &add_calculated_columns(slice, settings)?,
+                                &add_calculated_columns(&candidates, settings)?,
                                 &params.filters,
                             )
                         })
