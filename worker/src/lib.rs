@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod outputs;
 pub mod runtime;
 pub mod services;
+pub mod options_table;
 pub mod settings;
 pub mod supervisor;
 pub mod task;
