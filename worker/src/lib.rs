@@ -3,6 +3,7 @@
 //!
 //! It knows nothing about HTTP. It exits cleanly on SIGTERM/SIGINT.
 
+pub mod forecast;
 pub mod settings;
 
 use anyhow::Context;
