@@ -58,6 +58,13 @@ pub fn forecast_series(
             series.filled_gaps
         ));
     }
+    let future_dates =
+        series
+            .future_dates(params.horizon)
+            .ok_or(ForecastError::HorizonOutOfRange {
+                horizon: params.horizon,
+                max: 0,
+            })?;
     let season_length = resolve_season_length(series, params, &mut notes)?;
     let holdout_points = holdout_points(points, params.horizon, season_length);
     let training = series.head(points - holdout_points);
@@ -117,6 +124,7 @@ pub fn forecast_series(
                 return Ok(assemble(
                     series,
                     params,
+                    future_dates,
                     season_length,
                     levels,
                     Holdout {
@@ -203,6 +211,7 @@ fn holdout_points(points: usize, horizon: usize, season_length: usize) -> usize 
 fn assemble(
     series: &Series,
     params: &ForecastParams,
+    future_dates: Vec<chrono::NaiveDateTime>,
     season_length: usize,
     levels: Vec<u32>,
     holdout: Holdout,
@@ -211,8 +220,7 @@ fn assemble(
     mut notes: Vec<String>,
 ) -> ForecastOutput {
     notes.extend(forecast.notes);
-    let rows = series
-        .future_dates(params.horizon)
+    let rows = future_dates
         .into_iter()
         .enumerate()
         .map(|(step, date)| ForecastRow {

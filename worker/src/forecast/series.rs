@@ -98,12 +98,17 @@ impl Series {
 
     /// The date of every value.
     pub fn dates(&self) -> Vec<NaiveDateTime> {
-        self.dates_from(0, self.len())
+        // Grid dates between two parsed dates always exist.
+        (0..self.len())
+            .filter_map(|index| self.frequency.date_at(self.start, index))
+            .collect()
     }
 
-    /// The `horizon` dates after the last value.
-    pub fn future_dates(&self, horizon: usize) -> Vec<NaiveDateTime> {
-        self.dates_from(self.len(), horizon)
+    /// The `horizon` dates after the last value, or `None` past the end of the calendar.
+    pub fn future_dates(&self, horizon: usize) -> Option<Vec<NaiveDateTime>> {
+        (self.len()..self.len() + horizon)
+            .map(|index| self.frequency.date_at(self.start, index))
+            .collect()
     }
 
     /// The first `len` values as a series of their own (for holdout evaluation).
@@ -112,16 +117,6 @@ impl Series {
             values: self.values[..len].to_vec(),
             ..self.clone()
         }
-    }
-
-    fn dates_from(&self, first: usize, count: usize) -> Vec<NaiveDateTime> {
-        (first..first + count)
-            .map(|index| {
-                self.frequency
-                    .date_at(self.start, index)
-                    .unwrap_or(NaiveDateTime::MAX)
-            })
-            .collect()
     }
 }
 
@@ -182,7 +177,7 @@ mod tests {
         assert_eq!(series.frequency, Frequency::Monthly);
         assert_eq!(
             series.future_dates(1),
-            vec![parse_date("2020-04-01").unwrap()]
+            Some(vec![parse_date("2020-04-01").unwrap()])
         );
     }
 
