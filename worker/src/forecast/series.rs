@@ -111,6 +111,20 @@ impl Series {
             .collect()
     }
 
+    /// The last `len` values as a series of their own.
+    pub fn tail(&self, len: usize) -> Series {
+        let skipped = self.len() - len.min(self.len());
+        Series {
+            start: self
+                .frequency
+                .date_at(self.start, skipped)
+                .unwrap_or(self.start),
+            values: self.values[skipped..].to_vec(),
+            filled_gaps: 0,
+            ..self.clone()
+        }
+    }
+
     /// The first `len` values as a series of their own (for holdout evaluation).
     pub fn head(&self, len: usize) -> Series {
         Series {
