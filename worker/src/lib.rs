@@ -21,6 +21,7 @@ pub mod outputs;
 pub mod runtime;
 pub mod services;
 pub mod options_table;
+pub mod forecast;
 pub mod settings;
 pub mod supervisor;
 pub mod task;

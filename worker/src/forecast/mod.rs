@@ -1,0 +1,32 @@
+//! The forecasting core of the `forecast` job kind: read a CSV of dated values, forecast
+//! it with AutoETS, AutoARIMA, AutoTheta or SeasonalNaive (or pick one by holdout
+//! accuracy), and write the result file `date,forecast,lower_<level>,upper_<level>`.
+//!
+//! It knows nothing about jobs, users, queues or storage: the job kind resolves the
+//! file, calls `isolated::run` with a deadline (60 s), writes `ForecastOutput::write_csv`
+//! and puts the rest of the output in the job's summary.
+//!
+//! Map: `params` (the job's parameters and limits) → `input` (CSV, columns) → `series`
+//! (sorting, duplicates, frequency, gap filling, via `calendar`) → `pipeline` (season
+//! length, holdout, `auto`) → `models` (the `anofox-forecast` models) and `metrics` →
+//! `output`. `isolated` runs all of it in the `fairlane-forecast` child process.
+
+pub mod calendar;
+pub mod error;
+pub mod input;
+pub mod isolated;
+pub mod metrics;
+pub mod models;
+pub mod output;
+pub mod params;
+pub mod pipeline;
+pub mod series;
+
+#[cfg(test)]
+mod air_passengers_tests;
+
+pub use error::ForecastError;
+pub use isolated::{ForecastBinary, ForecastRequest};
+pub use output::ForecastOutput;
+pub use params::{ForecastParams, Method};
+pub use pipeline::{forecast_file, forecast_series};
