@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod jobs;
 pub mod kite;
+pub mod maintenance;
 pub mod options;
 pub mod process;
 pub mod quotas;
