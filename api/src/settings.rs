@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use fairlane_shared::config::{CommonSettings, ConfigError, Env};
 use fairlane_shared::crypto::Keyring;
+use fairlane_shared::maintenance::Schedules;
 use fairlane_shared::quotas::Quotas;
 
 /// Everything `fairlane-api` reads from the environment.
@@ -31,6 +32,8 @@ pub struct ApiSettings {
     pub sessions: SessionSettings,
     /// Request and login limits.
     pub limits: LimitSettings,
+    /// The maintenance schedules (`FAIRLANE_SCHEDULE_<TASK>`), shown in admin stats.
+    pub schedules: Schedules,
 }
 
 /// How long sessions live.
@@ -94,6 +97,7 @@ impl ApiSettings {
                 login_failures_per_ip: env.parsed_or("FAIRLANE_LOGIN_FAILURES_PER_IP", 50)?,
                 login_failure_window: env.seconds_or("FAIRLANE_LOGIN_FAILURE_WINDOW_SECS", 900)?,
             },
+            schedules: Schedules::from_env(env)?,
         })
     }
 }

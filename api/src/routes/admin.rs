@@ -45,6 +45,8 @@ pub async fn stats(State(state): State<AppState>, _admin: AdminUser) -> ApiResul
             })
         })
         .collect();
+    let maintenance =
+        fairlane_shared::maintenance::status(&**db, &state.settings().schedules).await?;
     Ok(ApiJson(json!({
         "users_total": counts.get::<_, i64>(0),
         "users_active_7d": counts.get::<_, i64>(1),
@@ -52,7 +54,7 @@ pub async fn stats(State(state): State<AppState>, _admin: AdminUser) -> ApiResul
         "queue": {},
         "workers": [],
         "storage_top": storage_top,
-        "maintenance": [],
+        "maintenance": maintenance,
     })))
 }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod fallback;
 pub mod files;
 pub mod health;
+pub mod maintenance;
 pub mod me;
 pub mod usage;
 pub mod validate;
