@@ -640,3 +640,137 @@ async fn a_scheduler_killed_mid_backup_leaves_no_backup_listed_as_good() {
             .all(|n| n.ends_with(".partial"))
     );
 }
+
+#[tokio::test]
+async fn job_retention_deletes_old_finished_jobs_with_their_files_and_refunds_storage() {
+    let app = app_with(&[]).await;
+    let user: Uuid = app.signed_in_user().await.id.parse().unwrap();
+    let db = app.db.client().await;
+    let data = data_dir(&app);
+    let job = |state: &'static str, finished_days: Option<i32>| {
+        let db = &db;
+        async move {
+            let id = Uuid::now_v7();
+            db.execute(
+                "INSERT INTO jobs (id, user_id, kind, params, state, max_attempts, timeout_ms, finished_at) \
+                 VALUES ($1, $2, 'echo', '{}', $3, 3, 1000, now() - make_interval(days => $4))",
+                &[&id, &user, &state, &finished_days],
+            )
+            .await
+            .unwrap();
+            id
+        }
+    };
+    let old_done = job("succeeded", Some(40)).await;
+    let old_failed = job("failed", Some(31)).await;
+    let recent = job("succeeded", Some(5)).await;
+    let queued = job("queued", None).await;
+    let (old_file, old_path) = put_file(
+        &db,
+        &data,
+        user,
+        ("result", "processed_options"),
+        40,
+        false,
+        b"0123456789",
+    )
+    .await;
+    let (recent_file, recent_path) =
+        put_file(&db, &data, user, ("result", "exports"), 5, false, b"abc").await;
+    db.execute(
+        "UPDATE files SET job_id = $2 WHERE id = $1",
+        &[&old_file, &old_done],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "UPDATE files SET job_id = $2 WHERE id = $1",
+        &[&recent_file, &recent],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "UPDATE users SET storage_bytes = 13 WHERE id = $1",
+        &[&user],
+    )
+    .await
+    .unwrap();
+
+    let summary = run_task(app.env(), "job_retention").await;
+    assert_eq!(summary["jobs_deleted"], 2, "{summary}");
+    assert_eq!(summary["files_deleted"], 1, "{summary}");
+    let left: BTreeSet<Uuid> = db
+        .query("SELECT id FROM jobs", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, BTreeSet::from([recent, queued]));
+    assert!(!left.contains(&old_failed));
+    assert!(!old_path.exists());
+    assert!(recent_path.exists());
+    let storage: i64 = db
+        .query_one("SELECT storage_bytes FROM users WHERE id = $1", &[&user])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(storage, 3);
+}
+
+#[tokio::test]
+async fn session_purge_removes_only_dead_index_entries_and_eviction_reaches_workers() {
+    use futures::StreamExt;
+    let app = app_with(&[]).await;
+    let user = app.signed_in_user().await;
+    let second = app.login(&user.email, &user.password).await;
+    assert_eq!(second.status, 200);
+    let client = redis::Client::open(app.redis.url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let index = format!("{}user-sessions:{}", app.redis.prefix, user.id);
+    let entries: HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(&index)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    // Expire the second session the way its TTL would.
+    let second_token_hash = sha256_hex(second.json["token"].as_str().unwrap().as_bytes());
+    let dead = entries
+        .iter()
+        .find(|(_, hash)| **hash == second_token_hash)
+        .map(|(_, hash)| hash.clone())
+        .unwrap_or_else(|| entries.values().next().unwrap().clone());
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{}session:{dead}", app.redis.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let summary = run_task(app.env(), "session_purge").await;
+    assert_eq!(summary["entries_removed"], 1, "{summary}");
+    let left: HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(&index)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(!left.values().any(|h| *h == dead));
+
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub
+        .subscribe(format!("{}maintenance-events", app.redis.prefix))
+        .await
+        .unwrap();
+    let summary = run_task(app.env(), "context_eviction").await;
+    assert_eq!(summary["receivers"], 1, "{summary}");
+    let message = tokio::time::timeout(Duration::from_secs(5), pubsub.on_message().next())
+        .await
+        .unwrap()
+        .unwrap();
+    let payload: Value = serde_json::from_str(&message.get_payload::<String>().unwrap()).unwrap();
+    assert_eq!(
+        payload,
+        serde_json::json!({"kind": "evict_idle", "idle_secs": 1800})
+    );
+}
