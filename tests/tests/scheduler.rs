@@ -774,3 +774,49 @@ async fn session_purge_removes_only_dead_index_entries_and_eviction_reaches_work
         serde_json::json!({"kind": "evict_idle", "idle_secs": 1800})
     );
 }
+
+#[tokio::test]
+async fn sigterm_abandons_a_run_in_progress_and_records_it_failed() {
+    let app = app_with(&[
+        ("FAIRLANE_DIAGNOSTIC_JOBS", "1"),
+        ("FAIRLANE_BACKUP_DELAY_MS", "30000"),
+    ])
+    .await;
+    let backups = tempfile::tempdir().unwrap();
+    let mut scheduler =
+        TestProcess::spawn(Binary::Scheduler, &[], &backup_env(&app, backups.path()));
+    scheduler
+        .wait_for_message("scheduler ready", Duration::from_secs(30))
+        .await;
+    let db = app.db.client().await;
+    db.execute(
+        "INSERT INTO maintenance_requests (id, task) VALUES ($1, 'backup')",
+        &[&Uuid::now_v7()],
+    )
+    .await
+    .unwrap();
+    scheduler
+        .wait_for_message("maintenance run started", Duration::from_secs(10))
+        .await;
+    scheduler.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = scheduler.wait_exit(Duration::from_secs(10)).await;
+    assert!(status.success(), "{}", scheduler.tail(20));
+    let run = db
+        .query_one(
+            "SELECT outcome, error FROM maintenance_runs WHERE task = 'backup'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(run.get::<_, &str>(0), "failed");
+    assert!(
+        run.get::<_, &str>(1).contains("stopped"),
+        "{:?}",
+        run.get::<_, &str>(1)
+    );
+    assert!(
+        listing(backups.path())
+            .iter()
+            .all(|n| n.ends_with(".partial"))
+    );
+}

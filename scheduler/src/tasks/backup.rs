@@ -45,7 +45,39 @@ pub async fn run(ctx: &TaskContext, run_id: &str) -> Result<Value, TaskError> {
     let partial = root.join(format!("{name}{PARTIAL_SUFFIX}"));
     let complete = root.join(&name);
     create_private_dir(&partial).await?;
+    let files = match write(ctx, run_id, &name, &partial).await {
+        Ok(files) => files,
+        Err(e) => {
+            // A failed backup leaves nothing behind (a killed one leaves its `.partial`,
+            // which a later backup removes once it is an hour old).
+            let _ = tokio::fs::remove_dir_all(&partial).await;
+            return Err(e);
+        }
+    };
+    tokio::fs::rename(&partial, &complete)
+        .await
+        .map_err(|e| TaskError::io("rename", &partial, e))?;
+    sync_path(root).await?;
 
+    let (removed, stale_partials) = apply_retention(root, settings.backup_keep, &partial).await?;
+    Ok(json!({
+        "backup": name,
+        "path": complete.display().to_string(),
+        "files": files,
+        "old_backups_removed": removed,
+        "stale_partials_removed": stale_partials,
+    }))
+}
+
+/// Writes the dump, the archive, the manifest and the checksums into `partial`, all
+/// synced; returns the manifest's file entries.
+async fn write(
+    ctx: &TaskContext,
+    run_id: &str,
+    name: &str,
+    partial: &Path,
+) -> Result<Vec<Value>, TaskError> {
+    let settings = &ctx.settings;
     dump_database(ctx, &partial.join(DUMP)).await?;
     if !settings.backup_delay.is_zero() {
         tokio::time::sleep(settings.backup_delay).await;
@@ -70,20 +102,8 @@ pub async fn run(ctx: &TaskContext, run_id: &str) -> Result<Value, TaskError> {
     let manifest_text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     write_synced(&partial.join("manifest.json"), manifest_text.as_bytes()).await?;
     write_synced(&partial.join("SHA256SUMS"), sums.as_bytes()).await?;
-    sync_path(&partial).await?;
-    tokio::fs::rename(&partial, &complete)
-        .await
-        .map_err(|e| TaskError::io("rename", &partial, e))?;
-    sync_path(root).await?;
-
-    let (removed, stale_partials) = apply_retention(root, settings.backup_keep, &partial).await?;
-    Ok(json!({
-        "backup": name,
-        "path": complete.display().to_string(),
-        "files": files,
-        "old_backups_removed": removed,
-        "stale_partials_removed": stale_partials,
-    }))
+    sync_path(partial).await?;
+    Ok(files)
 }
 
 /// `pg_dump -Fc` of the whole database; the connection comes from libpq variables,

@@ -6,6 +6,9 @@
 //! cascade). The bytes are removed after the commit, so a crash in between leaves
 //! unreferenced bytes, never a row without bytes. Queued or running jobs are never
 //! touched.
+//!
+//! The maintenance history past the same retention goes too (`maintenance_runs`, except
+//! each task's latest run, and the requests that led to them).
 
 use std::collections::BTreeMap;
 
@@ -73,5 +76,25 @@ pub async fn run(ctx: &TaskContext) -> Result<Value, TaskError> {
             break;
         }
     }
-    Ok(json!({ "jobs_deleted": jobs, "files_deleted": files, "bytes_refunded": bytes }))
+    let runs_deleted = client
+        .execute(
+            "DELETE FROM maintenance_runs WHERE finished_at < now() - make_interval(days => $1) \
+               AND id NOT IN (SELECT DISTINCT ON (task) id FROM maintenance_runs \
+                              ORDER BY task, started_at DESC, id DESC)",
+            &[&days],
+        )
+        .await?;
+    client
+        .execute(
+            "DELETE FROM maintenance_requests WHERE claimed_at < now() - make_interval(days => $1) \
+               AND run_id IS NULL",
+            &[&days],
+        )
+        .await?;
+    Ok(json!({
+        "jobs_deleted": jobs,
+        "files_deleted": files,
+        "bytes_refunded": bytes,
+        "maintenance_runs_deleted": runs_deleted,
+    }))
 }
