@@ -10,6 +10,7 @@
 //! a backup's `.partial` directory is never listed as a backup).
 
 pub mod error;
+pub mod metrics;
 pub mod requests;
 pub mod runner;
 pub mod settings;
@@ -47,6 +48,7 @@ async fn connect(settings: &SchedulerSettings) -> anyhow::Result<Runner> {
         },
         instance: fairlane_shared::process::unique_name(),
         lease: settings.lease,
+        metrics: metrics::Metrics::new(),
     })
 }
 
@@ -58,11 +60,22 @@ pub async fn run(settings: SchedulerSettings) -> anyhow::Result<()> {
     let (stop_tx, stop) = watch::channel(false);
     let mut loops = tokio::task::JoinSet::new();
     spawn_loops(&mut loops, &runner, &settings.schedules, &stop);
+    let metrics_server = settings.metrics_port.map(|port| {
+        let metrics = runner.metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = metrics::serve(metrics, port).await {
+                tracing::error!(error = %e, "the metrics endpoint stopped");
+            }
+        })
+    });
     tracing::info!(instance = %instance, "scheduler ready");
     let signal = signals.recv().await;
     tracing::info!(instance = %instance, signal, "scheduler stopping");
     let _ = stop_tx.send(true);
     while loops.join_next().await.is_some() {}
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     runner.ctx.db.close();
     tracing::info!(instance = %instance, "scheduler stopped");
     Ok(())

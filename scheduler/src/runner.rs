@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use fairlane_shared::maintenance::runs::{self, Claimed};
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::metrics::Metrics;
 use crate::tasks::{self, TaskContext};
 
 /// Runs claimed maintenance runs for this process.
@@ -19,6 +22,8 @@ pub struct Runner {
     pub instance: String,
     /// A run without a heartbeat for this long counts as abandoned.
     pub lease: Duration,
+    /// Runs counted by task and outcome.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Runner {
@@ -60,6 +65,7 @@ impl Runner {
                 "maintenance run failed"
             ),
         }
+        self.metrics.record(claimed.task.as_str(), outcome.is_ok());
         if let Err(e) = self.record(&claimed.id, &outcome).await {
             // The lease runs out and another replica marks it failed.
             tracing::warn!(run = %claimed.id, error = %e, "cannot record a maintenance outcome");

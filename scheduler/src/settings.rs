@@ -19,6 +19,9 @@ pub struct SchedulerSettings {
     /// How long a run may go without a heartbeat before it counts as abandoned:
     /// `FAIRLANE_MAINTENANCE_LEASE_SECS` (default 30; heartbeats every third of it).
     pub lease: Duration,
+    /// Serve Prometheus metrics on this loopback port: `FAIRLANE_SCHEDULER_METRICS_PORT`
+    /// (unset: no metrics endpoint; 0 picks a free port and logs it).
+    pub metrics_port: Option<u16>,
 }
 
 /// Settings of the tasks themselves.
@@ -72,7 +75,12 @@ impl SchedulerSettings {
                 "must be at least 3",
             ));
         }
+        let metrics_port = match env.get("FAIRLANE_SCHEDULER_METRICS_PORT") {
+            None => None,
+            Some(_) => Some(env.parsed_or("FAIRLANE_SCHEDULER_METRICS_PORT", 0u16)?),
+        };
         Ok(Self {
+            metrics_port,
             schedules: Schedules::from_env(env)?,
             tasks: TaskSettings {
                 data_dir,

@@ -66,7 +66,11 @@ fn age(path: &Path, days: u32) {
 
 #[tokio::test]
 async fn two_replicas_run_every_one_second_tick_exactly_once() {
-    let app = app_with(&[("FAIRLANE_SCHEDULE_SESSION_PURGE", "* * * * * *")]).await;
+    let app = app_with(&[
+        ("FAIRLANE_SCHEDULE_SESSION_PURGE", "* * * * * *"),
+        ("FAIRLANE_SCHEDULER_METRICS_PORT", "0"),
+    ])
+    .await;
     let a = app.start_scheduler().await;
     let b = app.start_scheduler().await;
     let from = chrono::Utc::now() + chrono::Duration::seconds(2);
