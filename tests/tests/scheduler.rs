@@ -824,3 +824,45 @@ async fn sigterm_abandons_a_run_in_progress_and_records_it_failed() {
             .all(|n| n.ends_with(".partial"))
     );
 }
+
+#[tokio::test]
+async fn ticks_missed_during_downtime_run_once_on_start() {
+    let app = app_with(&[("FAIRLANE_SCHEDULE_SESSION_PURGE", "0 0 * * * *")]).await;
+    let db = app.db.client().await;
+    let hour = |hours_ago: i64| {
+        use chrono::{DurationRound, Utc};
+        Utc::now()
+            .duration_trunc(chrono::Duration::hours(1))
+            .unwrap()
+            - chrono::Duration::hours(hours_ago)
+    };
+    let last = hour(5);
+    db.execute(
+        "INSERT INTO maintenance_runs (id, task, scheduled_for, trigger, instance, outcome, finished_at) \
+         VALUES ($1, 'session_purge', $2, 'schedule', 'gone', 'succeeded', $2)",
+        &[
+            &format!("session_purge:{}", last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            &last,
+        ],
+    )
+    .await
+    .unwrap();
+    let _a = app.start_scheduler().await;
+    let _b = app.start_scheduler().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ids: Vec<String> = db
+        .query(
+            "SELECT id FROM maintenance_runs WHERE scheduled_for > $1 ORDER BY id",
+            &[&last],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let latest = format!(
+        "session_purge:{}",
+        hour(0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    assert_eq!(ids, vec![latest]);
+}
