@@ -36,11 +36,13 @@ async fn run_task(env: &HashMap<String, String>, task: &str) -> Value {
     let mut process = TestProcess::spawn(Binary::Scheduler, &["run", task], env);
     let status = process.wait_exit(Duration::from_secs(120)).await;
     assert!(status.success(), "run {task}: {}", process.tail(40));
+    // The output is read asynchronously: the summary may land just after the exit.
     process
-        .lines()
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v.get("message").is_none() && v.is_object())
+        .wait_for_event(
+            |v| v.is_object() && v.get("message").is_none(),
+            Duration::from_secs(5),
+        )
+        .await
         .unwrap_or_else(|| panic!("no summary from run {task}: {}", process.tail(20)))
 }
 
