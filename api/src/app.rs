@@ -26,6 +26,7 @@ use crate::error::envelope;
 use crate::metrics::Metrics;
 use crate::middleware::{observe::observe, security_headers::security_headers};
 use crate::routes::{admin, auth, fallback, files, health, jobs, market, me};
+use crate::routes::{admin, auth, fallback, files, health, maintenance, me};
 use crate::settings::ApiSettings;
 
 /// State shared by every handler. Cheap to clone.
@@ -148,7 +149,8 @@ pub fn router(state: AppState) -> Router {
         .route("/market/expiries", get(market::expiries))
         .route("/admin/stats", get(admin::stats))
         .route("/admin/users/{id}/deactivate", post(admin::deactivate))
-        .route("/admin/users/{id}/activate", post(admin::activate));
+        .route("/admin/users/{id}/activate", post(admin::activate))
+        .route("/admin/maintenance/{task}", post(maintenance::request));
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

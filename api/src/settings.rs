@@ -8,6 +8,7 @@ use fairlane_shared::config::{CommonSettings, ConfigError, Env};
 use fairlane_shared::crypto::Keyring;
 use fairlane_shared::jobs::JobSettings;
 use fairlane_shared::kite::BrokerSettings;
+use fairlane_shared::maintenance::Schedules;
 use fairlane_shared::quotas::Quotas;
 
 /// Everything `fairlane-api` reads from the environment.
@@ -37,6 +38,8 @@ pub struct ApiSettings {
     pub jobs: JobSettings,
     /// The broker (for a cold instruments cache).
     pub broker: BrokerSettings,
+    /// The maintenance schedules (`FAIRLANE_SCHEDULE_<TASK>`), shown in admin stats.
+    pub schedules: Schedules,
 }
 
 /// How long sessions live.
@@ -102,6 +105,7 @@ impl ApiSettings {
             },
             jobs: JobSettings::from_env(env)?,
             broker: BrokerSettings::from_env(env)?,
+            schedules: Schedules::from_env(env)?,
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod instruments;
 pub mod jobs;
 pub mod kite;
+pub mod maintenance;
 pub mod options;
 pub mod process;
 pub mod quotas;

@@ -60,6 +60,8 @@ pub async fn stats(State(state): State<AppState>, _admin: AdminUser) -> ApiResul
         "oldest_queued_at": waiting.get::<_, Option<chrono::DateTime<chrono::Utc>>>(3),
     });
     let workers = fairlane_shared::workers::live(state.redis()).await?;
+    let maintenance =
+        fairlane_shared::maintenance::status(&**db, &state.settings().schedules).await?;
     Ok(ApiJson(json!({
         "users_total": counts.get::<_, i64>(0),
         "users_active_7d": counts.get::<_, i64>(1),
@@ -67,7 +69,7 @@ pub async fn stats(State(state): State<AppState>, _admin: AdminUser) -> ApiResul
         "queue": queue,
         "workers": workers,
         "storage_top": storage_top,
-        "maintenance": [],
+        "maintenance": maintenance,
     })))
 }
 

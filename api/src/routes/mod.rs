@@ -7,6 +7,7 @@ pub mod files;
 pub mod health;
 pub mod jobs;
 pub mod market;
+pub mod maintenance;
 pub mod me;
 pub mod usage;
 pub mod validate;
