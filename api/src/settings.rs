@@ -1,6 +1,7 @@
 //! The API's settings: the common ones plus the HTTP listener and browser-facing policy.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use std::time::Duration;
 
@@ -37,6 +38,9 @@ pub struct ApiSettings {
     pub jobs: JobSettings,
     /// The broker (for a cold instruments cache).
     pub broker: BrokerSettings,
+    /// The web dashboard's static files: `FAIRLANE_DASHBOARD_DIR` (default: the
+    /// checkout's `dashboard/`, found from the working directory or the binary).
+    pub dashboard_dir: PathBuf,
 }
 
 /// How long sessions live.
@@ -102,6 +106,10 @@ impl ApiSettings {
             },
             jobs: JobSettings::from_env(env)?,
             broker: BrokerSettings::from_env(env)?,
+            dashboard_dir: env
+                .get("FAIRLANE_DASHBOARD_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(crate::routes::dashboard::default_dir),
         })
     }
 }
