@@ -51,9 +51,10 @@ export function forecastChart({ history, forecast, levels, byDate }, title) {
       svg("text", { x: PAD.left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, fmt(v)),
     );
   }
-  for (const t of ticks(tMin, tMax, 4)) {
-    root.append(svg("text", { x: x(t), y: H - PAD.bottom + 18, "text-anchor": "middle", class: "tick" }, label(t, byDate)));
-  }
+  ticks(tMin, tMax, 4).forEach((t, i, all) => {
+    const anchor = i === 0 ? "start" : i === all.length - 1 ? "end" : "middle";
+    root.append(svg("text", { x: x(t), y: H - PAD.bottom + 18, "text-anchor": anchor, class: "tick" }, label(t, byDate)));
+  });
   const sorted = [...levels].sort((a, b) => b - a);
   sorted.forEach((level, i) => {
     const upper = forecast.map((p) => ({ t: p.t, y: p.bands[level][1] }));
