@@ -15,6 +15,7 @@ const routes = [
   [/^\/login$/, auth.login, false],
   [/^\/register$/, auth.register, false],
   [/^\/jobs$/, jobs.page, true],
+  [/^\/jobs\/screen\/([^/]+)$/, jobs.page, true],
   [/^\/jobs\/([^/]+)$/, job.page, true],
   [/^\/files$/, files.page, true],
   [/^\/credentials$/, credentials.page, true],

@@ -55,7 +55,7 @@ export function forecastChart({ history, forecast, levels, byDate }, title) {
     const anchor = i === 0 ? "start" : i === all.length - 1 ? "end" : "middle";
     root.append(svg("text", { x: x(t), y: H - PAD.bottom + 18, "text-anchor": anchor, class: "tick" }, label(t, byDate)));
   });
-  const sorted = [...levels].sort((a, b) => b - a);
+  const sorted = [...levels].sort((a, b) => Number(b) - Number(a));
   sorted.forEach((level, i) => {
     const upper = forecast.map((p) => ({ t: p.t, y: p.bands[level][1] }));
     const lower = forecast.map((p) => ({ t: p.t, y: p.bands[level][0] })).reverse();

@@ -77,6 +77,8 @@ async function resultViews(job) {
       ),
     ),
   );
+  if (job.kind === "options.process" && job.state === "succeeded")
+    views.push(h("p", {}, h("a", { class: "button", href: `#/jobs/screen/${job.id}` }, "Screen this chain")));
   const csv = (job.result.files || []).find((f) => /\.csv$/i.test(f.name) || /csv/.test(f.content_type || ""));
   try {
     if (csv && job.kind.startsWith("options.")) {
@@ -101,7 +103,8 @@ async function forecastView(job, csv) {
   const out = parseCsv(await api.fileText(csv.id));
   const fc = out.header.indexOf("forecast");
   const dc = out.header.indexOf("date");
-  const levels = out.header.filter((n) => n.startsWith("lower_")).map((n) => Number(n.slice(6)));
+  // Level suffixes kept as written (`lower_80`, `lower_80.0`), ordered numerically by the chart.
+  const levels = out.header.filter((n) => n.startsWith("lower_") && out.header.includes(`upper_${n.slice(6)}`)).map((n) => n.slice(6));
   let history = [];
   try {
     const input = parseCsv(await api.fileText(job.params.file_id));

@@ -1,5 +1,5 @@
-// Jobs: the submission form and a live list (event streams for unfinished jobs,
-// polling `GET /jobs` as the fallback).
+// Jobs: the submission form (preset to screen a chain at #/jobs/screen/<job id>) and
+// a live list (event streams for unfinished jobs, polling `GET /jobs` as the fallback).
 
 import * as api from "../api.js";
 import { h } from "../ui.js";
@@ -9,7 +9,8 @@ import { liveJobs, poll } from "../live.js";
 
 const POLL_MS = 4000;
 
-export async function page(ctx) {
+/** `screenSource`: a processed chain to preselect in the options.filter form. */
+export async function page(ctx, screenSource) {
   const jobs = new Map();
   const body = h("tbody", { id: "jobs-body" });
   const stateFilter = h(
@@ -54,7 +55,7 @@ export async function page(ctx) {
     "div",
     { class: "stack" },
     h("h1", {}, "Jobs"),
-    jobForm(ctx, update),
+    screenSource ? jobForm(ctx, update, "options.filter", screenSource) : jobForm(ctx, update),
     h(
       "section",
       { class: "card", "aria-label": "Your jobs" },
