@@ -190,7 +190,14 @@ async function main() {
       await page.getByLabel("Duration (ms)").fill("700000");
       await page.locator("#job-form button[type=submit]").click();
       await page.locator("[data-field='params.ms'] .field-error", { hasText: "600000" }).waitFor();
-      for (const kind of ["options.process", "options.filter", "forecast", "cleanup"]) {
+      await page.locator("#job-form select[name=kind]").selectOption("options.process");
+      await page.getByLabel("Symbols (comma-separated)").fill("NIFTY");
+      await page.getByRole("button", { name: "Load expiries" }).click();
+      await page.getByText(/\d+ expiries for NIFTY/).waitFor();
+      const expiries = await page.locator("#f-expiry option").allTextContents();
+      if (expiries.length < 2 || !expiries.every((d) => /^\d{4}-\d{2}-\d{2}$/.test(d))) throw new Error(`expiries: ${expiries}`);
+      await shot(page, "job-form-options.process");
+      for (const kind of ["options.filter", "forecast", "cleanup"]) {
         await page.locator("#job-form select[name=kind]").selectOption(kind);
         await page.locator("#job-form .kind-fields .field").first().waitFor();
         await shot(page, `job-form-${kind}`);

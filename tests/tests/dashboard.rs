@@ -1,12 +1,13 @@
 //! The web dashboard: its files are served at `/` beside the API without changing how
 //! the API answers, and the browser suite (`tests/browser`, headless Chromium driven by
-//! playwright-core) passes against a real API with a worker.
+//! playwright-core) passes against a real API with a worker and the sandbox broker.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fairlane_tests::TestApp;
 use fairlane_tests::env::TestEnv;
+use fairlane_tests::sandbox::SandboxBroker;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -89,8 +90,10 @@ async fn browser_scenarios_pass_in_headless_chromium() {
         suite.join("node_modules/playwright-core").is_dir(),
         "tests/browser/node_modules is missing: run `npm ci` there (ops/test does)"
     );
+    let broker = SandboxBroker::spawn().await;
     let app = TestApp::builder()
         .env("FAIRLANE_DASHBOARD_DIR", dashboard_dir())
+        .env("FAIRLANE_BROKER_URL", broker.base_url.clone())
         .env("FAIRLANE_DIAGNOSTIC_JOBS", "1")
         .env("FAIRLANE_RATE_LIMIT_PER_MINUTE", "100000")
         .spawn()
