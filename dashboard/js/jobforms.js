@@ -2,7 +2,7 @@
 // before sending; the server's `details.field` (`params.<name>`) lands on its field.
 
 import * as api from "./api.js";
-import { h, field, form, values, Invalid, notify } from "./ui.js";
+import { h, field, form, values, Invalid, notify, clearErrors } from "./ui.js";
 
 const SORT_COLUMNS = [
   "annualized_yield_pct", "premium_yield_pct", "otm_pct", "strike", "oi", "volume",
@@ -222,12 +222,15 @@ export function jobForm(ctx, onSubmitted, initialKind = "echo", preset) {
   const select = kindField.querySelector("select");
   select.value = initialKind;
   const switchKind = async () => {
-    current = await BUILDERS[select.value](ctx, preset);
+    const kind = select.value;
+    const built = await BUILDERS[kind](ctx, preset);
+    if (select.value !== kind) return; // switched again while this kind loaded
+    current = built;
     slot.replaceChildren(current.box);
+    clearErrors(el);
   };
   select.addEventListener("change", switchKind);
-  switchKind();
-  return form(
+  const el = form(
     { class: "card", id: "job-form", "aria-label": "Submit a job" },
     [h("h2", {}, "Submit a job"), kindField, slot, h("button", { type: "submit" }, "Submit")],
     async (f) => {
@@ -237,4 +240,6 @@ export function jobForm(ctx, onSubmitted, initialKind = "echo", preset) {
       onSubmitted(job);
     },
   );
+  switchKind();
+  return el;
 }

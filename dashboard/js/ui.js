@@ -58,7 +58,7 @@ export function showErrors(form, errors, message) {
     }
   }
   const banner = form.querySelector(".form-error");
-  if (banner && (message || !placed)) banner.textContent = message || "Please correct the form.";
+  if (banner) banner.textContent = placed ? "Please correct the highlighted fields." : message || "The request failed.";
 }
 
 export function clearErrors(form) {
