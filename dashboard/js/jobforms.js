@@ -82,7 +82,7 @@ function optionsProcess(ctx) {
 
 async function optionsFilter(ctx, preset) {
   const { jobs } = await api.get("/jobs?kind=options.process&state=succeeded&limit=50");
-  const sources = jobs.map((j) => [j.id, `${(j.params.symbols || []).join(", ")} ${j.params.expiry || ""} · ${j.id.slice(0, 8)}`]);
+  const sources = jobs.map((j) => [j.id, `${(j.params.symbols || []).join(", ")} ${j.params.expiry || ""} · ${j.id.slice(-8)}`]);
   const box = h(
     "div",
     {},

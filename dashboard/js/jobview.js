@@ -18,10 +18,14 @@ export function waitingText(waiting) {
   return `${reason}${limit}${position}`;
 }
 
+/** A short handle for a job: ids are UUIDv7, whose leading digits are a timestamp. */
+export const shortId = (id) => id.slice(-8);
+
 export function progressOf(job) {
   const p = job.progress;
   if (job.state === "succeeded") return h("progress", { max: 1, value: 1, "aria-label": "Progress" });
-  if (!p || !p.total) return h("progress", { "aria-label": "Progress" }); // indeterminate
+  if (job.state !== "running" && !(p && p.total)) return h("progress", { max: 1, value: 0, "aria-label": "Progress" });
+  if (!p || !p.total) return h("progress", { "aria-label": "Progress" }); // running, amount unknown
   return h("progress", { max: p.total, value: Math.min(p.done, p.total), "aria-label": "Progress" });
 }
 
@@ -30,7 +34,7 @@ export function jobRow(job, onChanged) {
   return h(
     "tr",
     { dataset: { jobId: job.id, state: job.state } },
-    h("td", { "data-label": "Job" }, h("a", { href: `#/jobs/${job.id}` }, job.kind), h("br"), h("small", { class: "mono" }, job.id.slice(0, 8))),
+    h("td", { "data-label": "Job" }, h("a", { href: `#/jobs/${job.id}` }, job.kind), h("br"), h("small", { class: "mono" }, shortId(job.id))),
     h("td", { "data-label": "State" }, h("span", { class: `state state-${job.state}` }, job.state)),
     h("td", { "data-label": "Progress" }, progressOf(job), job.progress && job.progress.message ? h("small", {}, " " + job.progress.message) : null),
     h("td", { "data-label": "Attempt" }, `${job.attempt}/${job.max_attempts}`),
@@ -46,7 +50,7 @@ export function cancelButton(job, onChanged) {
     {
       type: "button",
       class: "danger",
-      "aria-label": `Cancel job ${job.id.slice(0, 8)}`,
+      "aria-label": `Cancel job ${shortId(job.id)}`,
       onclick: async (event) => {
         event.target.disabled = true;
         try {

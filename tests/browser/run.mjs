@@ -236,6 +236,24 @@ async function main() {
       await jobRow(page, sleepJobId).and(page.locator("[data-state=cancelled]")).waitFor();
     });
 
+    await step("a job over the running-jobs quota says why it waits", page, async () => {
+      const ids = [];
+      for (let i = 0; i < 3; i++) {
+        const response = await submitJob(page, "sleep", async () => {
+          await page.getByLabel("Duration (ms)").fill("120000");
+        });
+        ids.push((await response.json()).job.id);
+      }
+      await jobRow(page, ids[0]).and(page.locator("[data-state=running]")).waitFor();
+      await jobRow(page, ids[1]).and(page.locator("[data-state=running]")).waitFor();
+      await jobRow(page, ids[2]).locator(".waiting", { hasText: "running-jobs limit" }).waitFor();
+      await shot(page, "jobs-waiting");
+      for (const id of [...ids].reverse()) {
+        await jobRow(page, id).getByRole("button", { name: /Cancel/ }).click();
+        await jobRow(page, id).and(page.locator("[data-state=cancelled]")).waitFor();
+      }
+    });
+
     await step("profile: details, API key shown once, TOTP QR code, export link", page, async () => {
       await page.getByRole("link", { name: "Profile" }).click();
       await page.getByRole("heading", { name: "Profile", exact: true }).waitFor();
