@@ -21,6 +21,20 @@ fl_apt_install() {
   fl_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# The dashboard's browser suite: Debian's Chromium (playwright never downloads a
+# browser here) and tests/browser's node_modules. Without Chromium the suite skips.
+fl_ensure_browser_suite() {
+  if [ ! -x /usr/bin/chromium ]; then
+    (fl_apt_install chromium) || fl_log "warning: chromium could not be installed; the browser suite will skip"
+  fi
+  command -v npm >/dev/null || fl_apt_install nodejs npm
+  if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/jsqr ] \
+    || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+    fl_log "npm ci (tests/browser)"
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 # redis-server and redis-cli on PATH.
 fl_ensure_redis() {
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || fl_apt_install redis-server

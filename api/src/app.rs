@@ -27,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::middleware::{observe::observe, security_headers::security_headers};
 use crate::routes::{admin, auth, fallback, files, health, jobs, market, me};
 use crate::routes::{admin, auth, fallback, files, health, maintenance, me};
+use crate::routes::{admin, auth, dashboard, fallback, files, health, jobs, market, me};
 use crate::settings::ApiSettings;
 
 /// State shared by every handler. Cheap to clone.
@@ -156,7 +157,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .nest("/api/v1", api_v1)
-        .fallback(fallback::not_found)
+        .fallback(dashboard::serve)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings().max_json_bytes))
         .layer(CatchPanicLayer::custom(panic_response))

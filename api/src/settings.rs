@@ -1,6 +1,7 @@
 //! The API's settings: the common ones plus the HTTP listener and browser-facing policy.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use std::time::Duration;
 
@@ -40,6 +41,9 @@ pub struct ApiSettings {
     pub broker: BrokerSettings,
     /// The maintenance schedules (`FAIRLANE_SCHEDULE_<TASK>`), shown in admin stats.
     pub schedules: Schedules,
+    /// The web dashboard's static files: `FAIRLANE_DASHBOARD_DIR` (default: the
+    /// checkout's `dashboard/`, found from the working directory or the binary).
+    pub dashboard_dir: PathBuf,
 }
 
 /// How long sessions live.
@@ -106,6 +110,10 @@ impl ApiSettings {
             jobs: JobSettings::from_env(env)?,
             broker: BrokerSettings::from_env(env)?,
             schedules: Schedules::from_env(env)?,
+            dashboard_dir: env
+                .get("FAIRLANE_DASHBOARD_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(crate::routes::dashboard::default_dir),
         })
     }
 }

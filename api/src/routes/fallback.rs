@@ -1,12 +1,7 @@
-//! Answers for requests no route takes: unknown paths (404) and unsupported methods
-//! (405), both in the error envelope.
+//! The answer for a known path with an unsupported method (405, in the error envelope).
+//! Unknown paths go to [`crate::routes::dashboard::serve`], which answers 404.
 
 use crate::error::ApiError;
-
-/// Unknown path.
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound
-}
 
 /// Known path, unsupported method.
 pub async fn method_not_allowed() -> ApiError {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod dashboard;
 pub mod fallback;
 pub mod files;
 pub mod health;
