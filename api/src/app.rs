@@ -25,9 +25,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::error::envelope;
 use crate::metrics::Metrics;
 use crate::middleware::{observe::observe, security_headers::security_headers};
-use crate::routes::{admin, auth, fallback, files, health, jobs, market, me};
-use crate::routes::{admin, auth, fallback, files, health, maintenance, me};
-use crate::routes::{admin, auth, dashboard, fallback, files, health, jobs, market, me};
+use crate::routes::{
+    admin, auth, dashboard, fallback, files, health, jobs, maintenance, market, me,
+};
 use crate::settings::ApiSettings;
 
 /// State shared by every handler. Cheap to clone.

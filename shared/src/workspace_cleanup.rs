@@ -17,7 +17,11 @@ use crate::workspace;
 /// Scratch files younger than this are never removed.
 pub const TEMP_FLOOR: Duration = Duration::from_secs(3600);
 /// Areas holding job results.
-pub const RESULT_AREAS: [&str; 3] = ["processed_options", "calculated_columns", "filtered_options"];
+pub const RESULT_AREAS: [&str; 3] = [
+    "processed_options",
+    "calculated_columns",
+    "filtered_options",
+];
 
 /// What to clean.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +67,11 @@ pub async fn clean_user(
         report.add(remove_old_files(&root.join("temp"), cutoff, &|_| true)?);
     }
     if request.exports {
-        report.add(remove_old_files(&root.join("exports"), now - request.older_than, &|_| true)?);
+        report.add(remove_old_files(
+            &root.join("exports"),
+            now - request.older_than,
+            &|_| true,
+        )?);
     }
     if request.results {
         report.add(remove_old_results(db, &root, user_id, request.older_than).await?);
@@ -74,12 +82,20 @@ pub async fn clean_user(
 
 /// Removes regular files under `dir` (recursively, never through a symlink) last
 /// modified before `cutoff` and accepted by `accept`, then empty subdirectories.
-fn remove_old_files(dir: &Path, cutoff: SystemTime, accept: &dyn Fn(&Path) -> bool) -> crate::Result<CleanupReport> {
+fn remove_old_files(
+    dir: &Path,
+    cutoff: SystemTime,
+    accept: &dyn Fn(&Path) -> bool,
+) -> crate::Result<CleanupReport> {
     let mut report = CleanupReport::default();
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(report) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(report);
+    };
     for entry in entries.flatten() {
         let path = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
         if meta.file_type().is_symlink() {
             continue;
         }
@@ -89,7 +105,11 @@ fn remove_old_files(dir: &Path, cutoff: SystemTime, accept: &dyn Fn(&Path) -> bo
             continue;
         }
         let modified = meta.modified().unwrap_or(SystemTime::now());
-        if meta.is_file() && modified < cutoff && accept(&path) && std::fs::remove_file(&path).is_ok() {
+        if meta.is_file()
+            && modified < cutoff
+            && accept(&path)
+            && std::fs::remove_file(&path).is_ok()
+        {
             report.deleted_files += 1;
             report.freed_bytes += meta.len();
         }
@@ -115,8 +135,11 @@ async fn remove_old_results(
         )
         .await?;
     let freed: i64 = rows.iter().map(|r| r.get::<_, i64>(2)).sum();
-    tx.execute("UPDATE users SET storage_bytes = GREATEST(storage_bytes - $2, 0) WHERE id = $1", &[&user_id, &freed])
-        .await?;
+    tx.execute(
+        "UPDATE users SET storage_bytes = GREATEST(storage_bytes - $2, 0) WHERE id = $1",
+        &[&user_id, &freed],
+    )
+    .await?;
     tx.commit().await?;
     for row in &rows {
         let (id, area): (Uuid, String) = (row.get(0), row.get(1));

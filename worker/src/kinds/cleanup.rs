@@ -13,7 +13,11 @@ use crate::error::KindError;
 
 pub(super) fn run(ctx: JobContext) -> KindFuture {
     Box::pin(async move {
-        let days = ctx.params.get("older_than_days").and_then(Value::as_u64).unwrap_or(7);
+        let days = ctx
+            .params
+            .get("older_than_days")
+            .and_then(Value::as_u64)
+            .unwrap_or(7);
         let areas: Vec<&str> = match ctx.params.get("areas").and_then(Value::as_array) {
             Some(list) => list.iter().filter_map(Value::as_str).collect(),
             None => vec!["temp", "exports", "results"],
@@ -25,9 +29,12 @@ pub(super) fn run(ctx: JobContext) -> KindFuture {
             results: areas.contains(&"results"),
         };
         let services = &ctx.services;
-        let report = workspace_cleanup::clean_user(&services.db, &services.data_dir, ctx.user_id, request)
-            .await
-            .map_err(|e| KindError::retryable("cleanup_failed", e.to_string()))?;
-        Ok(JobOutput::summary(serde_json::to_value(report).unwrap_or_default()))
+        let report =
+            workspace_cleanup::clean_user(&services.db, &services.data_dir, ctx.user_id, request)
+                .await
+                .map_err(|e| KindError::retryable("cleanup_failed", e.to_string()))?;
+        Ok(JobOutput::summary(
+            serde_json::to_value(report).unwrap_or_default(),
+        ))
     })
 }
