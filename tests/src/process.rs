@@ -43,6 +43,7 @@ impl Binary {
 struct Output {
     lines: Mutex<Vec<String>>,
     changed: Notify,
+    closed_streams: std::sync::atomic::AtomicUsize,
 }
 
 /// A running binary.
@@ -100,6 +101,9 @@ impl TestProcess {
                     output.lines.lock().unwrap().push(line);
                     output.changed.notify_waiters();
                 }
+                output
+                    .closed_streams
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 output.changed.notify_waiters();
             });
         }
@@ -168,7 +172,20 @@ impl TestProcess {
     /// Waits for the process to exit.
     pub async fn wait_exit(&mut self, within: Duration) -> ExitStatus {
         match tokio::time::timeout(within, self.child.wait()).await {
-            Ok(status) => status.expect("wait for child"),
+            Ok(status) => {
+                // Let the readers drain stdout and stderr, so callers see every line.
+                let drained = tokio::time::Instant::now() + Duration::from_secs(5);
+                while self
+                    .output
+                    .closed_streams
+                    .load(std::sync::atomic::Ordering::SeqCst)
+                    < 2
+                    && tokio::time::Instant::now() < drained
+                {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                status.expect("wait for child")
+            }
             Err(_) => panic!(
                 "{} did not exit within {within:?}; output:\n{}",
                 self.binary.name(),
