@@ -89,6 +89,24 @@ pub const KINDS: &[KindDef] = &[
         validate: validate_crash,
     },
     KindDef {
+        name: "options.process",
+        diagnostic: false,
+        spec: KindSpec {
+            max_attempts: 3,
+            timeout: Duration::from_secs(600),
+        },
+        validate: validate_options_process,
+    },
+    KindDef {
+        name: "forecast",
+        diagnostic: false,
+        spec: KindSpec {
+            max_attempts: 2,
+            timeout: Duration::from_secs(60),
+        },
+        validate: validate_forecast,
+    },
+    KindDef {
         name: "cleanup",
         diagnostic: false,
         spec: KindSpec {
@@ -99,8 +117,14 @@ pub const KINDS: &[KindDef] = &[
     },
 ];
 
+/// Most symbols one `options.process` job may name (the per-user quota may be lower).
+pub const MAX_SYMBOLS: usize = 200;
+/// Longest forecast horizon, in periods.
+pub const MAX_HORIZON: u64 = 1000;
 /// Exchanges with option chains.
 pub const OPTION_EXCHANGES: [&str; 2] = ["NFO", "BFO"];
+/// Forecast methods.
+pub const FORECAST_METHODS: [&str; 5] = ["auto", "ets", "arima", "theta", "seasonal_naive"];
 /// Workspace areas the `cleanup` kind may clear.
 pub const CLEANUP_AREAS: [&str; 3] = ["temp", "exports", "results"];
 
@@ -110,6 +134,149 @@ pub fn valid_symbol(symbol: &str) -> bool {
         && symbol.bytes().all(|b| {
             b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'&' | b'-' | b'_')
         })
+}
+
+fn validate_options_process(params: &Params) -> Result<(), ParamError> {
+    reject_unknown_fields(params, &["symbols", "expiry", "exchange"])?;
+    let symbols = match params.get("symbols") {
+        Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_SYMBOLS => items,
+        Some(Value::Array(_)) => {
+            return Err(ParamError::new(
+                "params.symbols",
+                format!("must hold 1 to {MAX_SYMBOLS} symbols"),
+            ));
+        }
+        Some(_) => {
+            return Err(ParamError::new(
+                "params.symbols",
+                "must be an array of symbols",
+            ));
+        }
+        None => return Err(ParamError::new("params.symbols", "is required")),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (i, symbol) in symbols.iter().enumerate() {
+        let field = format!("params.symbols[{i}]");
+        let text = symbol
+            .as_str()
+            .ok_or_else(|| ParamError::new(&field, "must be a string"))?;
+        if !valid_symbol(text) {
+            return Err(ParamError::new(
+                &field,
+                "must be an upper-case exchange symbol such as NIFTY",
+            ));
+        }
+        if !seen.insert(text) {
+            return Err(ParamError::new(&field, "appears twice"));
+        }
+    }
+    let expiry = match params.get("expiry") {
+        Some(Value::String(text)) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| ParamError::new("params.expiry", "must be a date YYYY-MM-DD"))?,
+        Some(_) => {
+            return Err(ParamError::new(
+                "params.expiry",
+                "must be a date YYYY-MM-DD",
+            ));
+        }
+        None => return Err(ParamError::new("params.expiry", "is required")),
+    };
+    if expiry < crate::instruments::trading_day() {
+        return Err(ParamError::new("params.expiry", "has already passed"));
+    }
+    match params.get("exchange") {
+        None => Ok(()),
+        Some(Value::String(e)) if OPTION_EXCHANGES.contains(&e.as_str()) => Ok(()),
+        Some(_) => Err(ParamError::new("params.exchange", "must be NFO or BFO")),
+    }
+}
+
+fn validate_forecast(params: &Params) -> Result<(), ParamError> {
+    reject_unknown_fields(
+        params,
+        &[
+            "file_id",
+            "horizon",
+            "date_column",
+            "value_column",
+            "season_length",
+            "method",
+            "levels",
+        ],
+    )?;
+    match params.get("file_id") {
+        Some(Value::String(id)) if uuid::Uuid::try_parse(id).is_ok() => {}
+        Some(_) => {
+            return Err(ParamError::new(
+                "params.file_id",
+                "must be the id of one of your files",
+            ));
+        }
+        None => return Err(ParamError::new("params.file_id", "is required")),
+    }
+    match params.get("horizon").map(Value::as_u64) {
+        Some(Some(h)) if (1..=MAX_HORIZON).contains(&h) => {}
+        Some(_) => {
+            return Err(ParamError::new(
+                "params.horizon",
+                format!("must be an integer from 1 to {MAX_HORIZON}"),
+            ));
+        }
+        None => return Err(ParamError::new("params.horizon", "is required")),
+    }
+    for column in ["date_column", "value_column"] {
+        match params.get(column) {
+            None => {}
+            Some(Value::String(name)) if (1..=200).contains(&name.chars().count()) => {}
+            Some(_) => {
+                return Err(ParamError::new(
+                    &format!("params.{column}"),
+                    "must be a column name",
+                ));
+            }
+        }
+    }
+    match params.get("season_length").map(Value::as_u64) {
+        None | Some(Some(1..=1000)) => {}
+        Some(_) => {
+            return Err(ParamError::new(
+                "params.season_length",
+                "must be an integer from 1 to 1000",
+            ));
+        }
+    }
+    match params.get("method") {
+        None => {}
+        Some(Value::String(m)) if FORECAST_METHODS.contains(&m.as_str()) => {}
+        Some(_) => {
+            return Err(ParamError::new(
+                "params.method",
+                format!("must be one of {}", FORECAST_METHODS.join(", ")),
+            ));
+        }
+    }
+    match params.get("levels") {
+        None => Ok(()),
+        Some(Value::Array(levels)) if !levels.is_empty() && levels.len() <= 5 => {
+            let mut seen = std::collections::HashSet::new();
+            for (i, level) in levels.iter().enumerate() {
+                match level.as_u64() {
+                    Some(l @ 1..=99) if seen.insert(l) => {}
+                    _ => {
+                        return Err(ParamError::new(
+                            &format!("params.levels[{i}]"),
+                            "must be a distinct integer from 1 to 99",
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Some(_) => Err(ParamError::new(
+            "params.levels",
+            "must be 1 to 5 levels such as [80, 95]",
+        )),
+    }
 }
 
 fn validate_cleanup(params: &Params) -> Result<(), ParamError> {
@@ -243,16 +410,94 @@ mod tests {
             3
         );
         assert!(validate("crash", &json!({}), true).is_ok());
-        for (params, field) in [
-            (json!({"older_than_days": -1}), "params.older_than_days"),
-            (json!({"areas": ["uploads"]}), "params.areas[0]"),
-        ] {
+        let expiry = (crate::instruments::trading_day() + chrono::Days::new(7)).to_string();
+        let real_cases = [
+            (
+                "options.process",
+                json!({"symbols": [], "expiry": expiry}),
+                "params.symbols",
+            ),
+            (
+                "options.process",
+                json!({"symbols": ["nifty"], "expiry": expiry}),
+                "params.symbols[0]",
+            ),
+            (
+                "options.process",
+                json!({"symbols": ["NIFTY", "NIFTY"], "expiry": expiry}),
+                "params.symbols[1]",
+            ),
+            (
+                "options.process",
+                json!({"symbols": ["NIFTY"], "expiry": "2020-01-01"}),
+                "params.expiry",
+            ),
+            (
+                "options.process",
+                json!({"symbols": ["NIFTY"], "expiry": "tomorrow"}),
+                "params.expiry",
+            ),
+            (
+                "options.process",
+                json!({"symbols": ["NIFTY"], "expiry": expiry, "exchange": "NSE"}),
+                "params.exchange",
+            ),
+            ("forecast", json!({"horizon": 12}), "params.file_id"),
+            (
+                "forecast",
+                json!({"file_id": "../x", "horizon": 12}),
+                "params.file_id",
+            ),
+            (
+                "forecast",
+                json!({"file_id": uuid::Uuid::nil(), "horizon": 0}),
+                "params.horizon",
+            ),
+            (
+                "forecast",
+                json!({"file_id": uuid::Uuid::nil(), "horizon": 12, "method": "magic"}),
+                "params.method",
+            ),
+            (
+                "forecast",
+                json!({"file_id": uuid::Uuid::nil(), "horizon": 12, "levels": [80, 80]}),
+                "params.levels[1]",
+            ),
+            (
+                "forecast",
+                json!({"file_id": uuid::Uuid::nil(), "horizon": 12, "levels": [100]}),
+                "params.levels[0]",
+            ),
+            (
+                "cleanup",
+                json!({"older_than_days": -1}),
+                "params.older_than_days",
+            ),
+            ("cleanup", json!({"areas": ["uploads"]}), "params.areas[0]"),
+        ];
+        for (kind, params, field) in real_cases {
             assert_eq!(
-                validate("cleanup", &params, false).unwrap_err().field,
+                validate(kind, &params, false).unwrap_err().field,
                 field,
-                "{params}"
+                "{kind} {params}"
             );
         }
+        assert!(
+            validate(
+                "options.process",
+                &json!({"symbols": ["NIFTY", "M&M"], "expiry": expiry}),
+                false
+            )
+            .is_ok()
+        );
+        assert!(
+            validate(
+                "forecast",
+                &json!({"file_id": uuid::Uuid::nil(), "horizon": 12, "levels": [80, 95]}),
+                false
+            )
+            .is_ok()
+        );
         assert!(validate("cleanup", &json!({}), false).is_ok());
         assert!(
             validate(
