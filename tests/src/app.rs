@@ -314,6 +314,44 @@ impl TestApp {
     pub async fn get_as(&self, token: &str, path: &str) -> TestResponse {
         self.request_as(token, Method::GET, path, None).await
     }
+
+    /// Submits `body` to `POST /jobs` as `token` and polls the job until it is
+    /// terminal (panics after `within`); returns the final `job` object.
+    pub async fn run_job_as(&self, token: &str, body: &Value, within: Duration) -> Value {
+        let created = self
+            .request_as(token, Method::POST, "/api/v1/jobs", Some(body))
+            .await;
+        assert_eq!(created.status, 202, "submit: {}", created.text);
+        let id = created.json["job"]["id"].as_str().unwrap().to_owned();
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let job = self.get_as(token, &format!("/api/v1/jobs/{id}")).await.json["job"].clone();
+            if matches!(
+                job["state"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            ) {
+                return job;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job did not finish within {within:?}: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The bytes of file `id` from `GET /files/{id}/content` as `token` (must be 200).
+    pub async fn download_as(&self, token: &str, id: &str) -> Vec<u8> {
+        let response = self
+            .client
+            .get(self.url(&format!("/api/v1/files/{id}/content")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send request");
+        assert_eq!(response.status(), 200, "download {id}");
+        response.bytes().await.expect("read body").to_vec()
+    }
 }
 
 /// Reads a response whole.

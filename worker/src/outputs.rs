@@ -7,11 +7,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use fairlane_shared::jobs::OutputFile;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::KindError;
+use crate::options_table::{ExportFormat, write_batches};
 
 /// Result files written by one attempt.
 #[derive(Debug)]
@@ -84,6 +87,39 @@ impl ResultFiles {
         Ok(self.files.last().expect("just pushed"))
     }
 
+    /// Writes one table file, `<name_stem>.<extension>` for the client, with the format's
+    /// writer (`options_table::write_batches`, which fsyncs and renames in `temp/`), then
+    /// moves it to `<area>/<new id>`. Blocking I/O: call from a blocking context.
+    pub fn write_table(
+        &mut self,
+        area: &'static str,
+        name_stem: &str,
+        format: ExportFormat,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<&OutputFile, KindError> {
+        let id = Uuid::now_v7();
+        let temp_dir = self.root.join("temp");
+        let written = write_batches(format, schema, batches, &temp_dir, &id.to_string())
+            .map_err(|e| KindError::retryable("write_failed", error_chain(&e)))?;
+        let target_dir = self.root.join(area);
+        let moved = std::fs::rename(&written.path, target_dir.join(id.to_string()))
+            .and_then(|()| std::fs::File::open(&target_dir)?.sync_all());
+        if let Err(e) = moved {
+            let _ = std::fs::remove_file(&written.path);
+            return Err(KindError::retryable("write_failed", e.to_string()));
+        }
+        self.files.push(OutputFile {
+            id,
+            name: format!("{name_stem}.{}", format.extension()),
+            area,
+            size_bytes: i64::try_from(written.size).unwrap_or(i64::MAX),
+            sha256: written.sha256,
+            content_type: format.media_type().to_owned(),
+        });
+        Ok(self.files.last().expect("just pushed"))
+    }
+
     /// Hands the files over for registration; the caller's outcome now owns them.
     pub fn keep(mut self) -> Vec<OutputFile> {
         self.kept = true;
@@ -104,6 +140,18 @@ pub fn remove(workspace_root: &Path, files: &[OutputFile]) {
     for file in files {
         let _ = std::fs::remove_file(workspace_root.join(file.area).join(file.id.to_string()));
     }
+}
+
+/// An error with its sources, `outer: inner: …`.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
 }
 
 struct HashingWriter<W> {

@@ -3,6 +3,7 @@
 //! jobs (fed by the Redis cancel channel).
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +55,7 @@ impl Runtime {
             keyring: settings.keyring.clone(),
             broker: settings.broker.clone(),
             contexts: Arc::new(UserContexts::new(settings.context_idle)),
+            table_threads: table_threads(settings.concurrency),
         });
         Arc::new(Self {
             db,
@@ -111,4 +113,10 @@ pub async fn turned_on(rx: &mut watch::Receiver<bool>) {
     if rx.wait_for(|on| *on).await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// The cores each of `concurrency` job slots may use for table work (at least one).
+fn table_threads(concurrency: usize) -> NonZeroUsize {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    NonZeroUsize::new(cores / concurrency.max(1)).unwrap_or(NonZeroUsize::MIN)
 }

@@ -2,6 +2,7 @@
 //! keyring, the broker settings and the per-user runtime contexts. Handed to every
 //! [`crate::kinds::JobContext`]; one per worker process.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -27,4 +28,7 @@ pub struct Services {
     pub broker: BrokerSettings,
     /// Per-user runtime contexts (decrypted credentials, broker client).
     pub contexts: Arc<UserContexts>,
+    /// Threads one table job (`options.filter`) may use: the machine's cores shared
+    /// among the worker's job slots.
+    pub table_threads: NonZeroUsize,
 }

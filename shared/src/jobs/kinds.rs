@@ -98,6 +98,15 @@ pub const KINDS: &[KindDef] = &[
         validate: validate_options_process,
     },
     KindDef {
+        name: "options.filter",
+        diagnostic: false,
+        spec: KindSpec {
+            max_attempts: 3,
+            timeout: Duration::from_secs(300),
+        },
+        validate: validate_options_filter,
+    },
+    KindDef {
         name: "forecast",
         diagnostic: false,
         spec: KindSpec {
@@ -189,6 +198,21 @@ fn validate_options_process(params: &Params) -> Result<(), ParamError> {
         Some(Value::String(e)) if OPTION_EXCHANGES.contains(&e.as_str()) => Ok(()),
         Some(_) => Err(ParamError::new("params.exchange", "must be NFO or BFO")),
     }
+}
+
+fn validate_options_filter(params: &Params) -> Result<(), ParamError> {
+    let Err(errors) = crate::options::filter_params::parse_params(&Value::Object(params.clone()))
+    else {
+        return Ok(());
+    };
+    // The first offending field; `parse_params` names fields relative to the params.
+    Err(errors.into_iter().next().map_or_else(
+        || ParamError::new("params", "are invalid"),
+        |e| match e.field.as_str() {
+            "params" => ParamError::new("params", e.message),
+            field => ParamError::new(&format!("params.{field}"), e.message),
+        },
+    ))
 }
 
 fn validate_forecast(params: &Params) -> Result<(), ParamError> {
@@ -441,6 +465,21 @@ mod tests {
                 "options.process",
                 json!({"symbols": ["NIFTY"], "expiry": expiry, "exchange": "NSE"}),
                 "params.exchange",
+            ),
+            (
+                "options.filter",
+                json!({"source_job_id": "x"}),
+                "params.source_job_id",
+            ),
+            (
+                "options.filter",
+                json!({"source_job_id": uuid::Uuid::nil(), "filters": {"delta_min": 2}}),
+                "params.filters.delta_min",
+            ),
+            (
+                "options.filter",
+                json!({"source_job_id": uuid::Uuid::nil(), "sort_by": "secret"}),
+                "params.sort_by",
             ),
             ("forecast", json!({"horizon": 12}), "params.file_id"),
             (

@@ -8,6 +8,7 @@
 
 pub mod black_scholes;
 pub mod columns;
+pub mod filter_params;
 pub mod implied_vol;
 pub mod normal;
 

@@ -10,6 +10,8 @@
 mod cleanup;
 mod crash;
 mod echo;
+mod options_filter;
+mod options_process;
 mod sleep;
 
 use std::collections::HashMap;
@@ -89,6 +91,8 @@ impl Registry {
     pub fn new(diagnostics_enabled: bool) -> Self {
         let mut kinds: HashMap<&'static str, KindFn> = HashMap::new();
         kinds.insert("cleanup", cleanup::run);
+        kinds.insert("options.process", options_process::run);
+        kinds.insert("options.filter", options_filter::run);
         if diagnostics_enabled {
             kinds.insert("echo", echo::run);
             kinds.insert("sleep", sleep::run);
@@ -114,6 +118,8 @@ mod tests {
             assert!(enabled.get(kind).is_some(), "{kind}");
         }
         assert!(Registry::new(false).get("echo").is_none());
-        assert!(Registry::new(false).get("cleanup").is_some());
+        for kind in ["cleanup", "options.process", "options.filter"] {
+            assert!(Registry::new(false).get(kind).is_some(), "{kind}");
+        }
     }
 }

@@ -35,11 +35,7 @@ use crate::options_table::TableError;
 use crate::options_table::filter::FieldError;
 use crate::options_table::schema::{conform, filtered_chain_schema};
 
-/// The risk-free rate used when the job does not set one (an Indian 91-day T-bill
-/// level), as an annual fraction.
-pub const DEFAULT_RISK_FREE_RATE: f64 = 0.065;
-/// The highest accepted risk-free rate.
-pub const MAX_RISK_FREE_RATE: f64 = 0.5;
+pub use fairlane_shared::options::filter_params::{DEFAULT_RISK_FREE_RATE, MAX_RISK_FREE_RATE};
 
 /// Days from 0001-01-01 (chrono's day 1 is 0001-01-01) to 1970-01-01, Date32's epoch.
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;

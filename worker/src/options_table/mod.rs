@@ -8,6 +8,7 @@
 //! The per-row formulas are the scalar functions of `fairlane_shared::options`.
 
 pub mod calculated;
+pub mod chain_rows;
 pub mod filter;
 pub mod schema;
 pub mod writers;

@@ -12,6 +12,7 @@ use std::sync::{Arc, LazyLock};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use fairlane_shared::options::filter_params::{FILTERED_CHAIN_COLUMNS, PROCESSED_CHAIN_COLUMNS};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::options_table::TableError;
@@ -24,52 +25,32 @@ pub const READ_BATCH_ROWS: usize = 64 * 1024;
 /// must parse it. Readers see UTC either way; a file tagged `UTC` is cast on read.
 pub const FETCHED_AT_TZ: &str = "+00:00";
 
-static PROCESSED: LazyLock<SchemaRef> = LazyLock::new(|| Arc::new(Schema::new(processed_fields())));
+static PROCESSED: LazyLock<SchemaRef> =
+    LazyLock::new(|| Arc::new(schema_of(&PROCESSED_CHAIN_COLUMNS)));
 
-static FILTERED: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let mut fields = processed_fields();
-    fields.push(Field::new("days_to_expiry", DataType::Int32, true));
-    for name in [
-        "moneyness",
-        "otm_pct",
-        "premium_yield_pct",
-        "annualized_yield_pct",
-        "breakeven",
-        "spread_pct",
-        "iv",
-        "delta",
-        "gamma",
-        "theta",
-        "vega",
-    ] {
-        fields.push(Field::new(name, DataType::Float64, true));
+static FILTERED: LazyLock<SchemaRef> =
+    LazyLock::new(|| Arc::new(schema_of(&FILTERED_CHAIN_COLUMNS)));
+
+/// A schema of the named chain columns, every one nullable.
+fn schema_of(names: &[&str]) -> Schema {
+    Schema::new(
+        names
+            .iter()
+            .map(|name| Field::new(*name, column_type(name), true))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The Arrow type of a chain column; any column not named here is Float64.
+fn column_type(name: &str) -> DataType {
+    match name {
+        "tradingsymbol" | "underlying" | "option_type" => DataType::Utf8,
+        "expiry" => DataType::Date32,
+        "lot_size" | "volume" | "oi" => DataType::Int64,
+        "days_to_expiry" => DataType::Int32,
+        "fetched_at" => DataType::Timestamp(TimeUnit::Millisecond, Some(FETCHED_AT_TZ.into())),
+        _ => DataType::Float64,
     }
-    Arc::new(Schema::new(fields))
-});
-
-fn processed_fields() -> Vec<Field> {
-    let utf8 = |name| Field::new(name, DataType::Utf8, true);
-    let f64 = |name| Field::new(name, DataType::Float64, true);
-    let i64 = |name| Field::new(name, DataType::Int64, true);
-    vec![
-        utf8("tradingsymbol"),
-        utf8("underlying"),
-        Field::new("expiry", DataType::Date32, true),
-        f64("strike"),
-        utf8("option_type"),
-        i64("lot_size"),
-        f64("last_price"),
-        f64("bid"),
-        f64("ask"),
-        i64("volume"),
-        i64("oi"),
-        f64("underlying_price"),
-        Field::new(
-            "fetched_at",
-            DataType::Timestamp(TimeUnit::Millisecond, Some(FETCHED_AT_TZ.into())),
-            true,
-        ),
-    ]
 }
 
 /// The processed chain: `tradingsymbol, underlying, expiry, strike, option_type,
