@@ -208,6 +208,50 @@ async function main() {
       await page.locator("[data-field='params.horizon'] .field-error", { hasText: "at least 1" }).waitFor();
     });
 
+    await step("process an options chain against the sandbox broker, then screen it: sortable tables", page, async () => {
+      const processed = await submitJob(page, "options.process", async () => {
+        await page.getByLabel("Symbols (comma-separated)").fill("NIFTY");
+        await page.getByRole("button", { name: "Load expiries" }).click();
+        await page.getByText(/\d+ expiries for NIFTY/).waitFor();
+      });
+      expectEq(processed.status(), 202, "options.process submit status");
+      const processId = (await processed.json()).job.id;
+      await jobRow(page, processId).and(page.locator("[data-state=succeeded]")).waitFor({ timeout: 60_000 });
+      await jobRow(page, processId).getByRole("link", { name: "options.process" }).click();
+      await page.locator("table.result caption", { hasText: /: [1-9]\d* rows/ }).waitFor();
+      expectEq(await page.getByRole("button", { name: "underlying_price", exact: true }).count(), 1, "processed-chain columns");
+      await shot(page, "options-processed");
+
+      await page.getByRole("link", { name: "Screen this chain" }).click();
+      await page.getByLabel("Option type").selectOption("PE");
+      await page.getByLabel("Sort by").selectOption("annualized_yield_pct");
+      await page.getByLabel("Limit rows").fill("15");
+      const [filtered] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith("/api/v1/jobs") && r.request().method() === "POST"),
+        page.locator("#job-form button[type=submit]").click(),
+      ]);
+      expectEq(filtered.status(), 202, "options.filter submit status");
+      const filterJob = (await filtered.json()).job;
+      expectEq(filterJob.params.source_job_id, processId, "the form screens the chosen chain");
+      await jobRow(page, filterJob.id).and(page.locator("[data-state=succeeded]")).waitFor({ timeout: 60_000 });
+      await jobRow(page, filterJob.id).getByRole("link", { name: "options.filter" }).click();
+      const caption = page.locator("table.result caption", { hasText: /: [1-9]\d* rows/ });
+      await caption.waitFor();
+      const rows = Number((await caption.textContent()).match(/: (\d+) rows/)[1]);
+      if (rows > 15) throw new Error(`limit ignored: ${rows} rows`);
+      const types = await page.locator("table.result td[data-label=option_type]").allTextContents();
+      expectEq(types.length > 0 && types.every((t) => t === "PE"), true, "only puts");
+      const yields = (await page.locator("table.result td[data-label=annualized_yield_pct]").allTextContents()).map(Number);
+      expectEq(yields.every((y, i) => i === 0 || yields[i - 1] >= y), true, "sorted by yield, descending");
+      const ivHeader = page.getByRole("button", { name: "iv", exact: true });
+      await ivHeader.click();
+      expectEq(await page.locator("table.result th[aria-sort=ascending]").textContent(), "iv", "sortable by clicking a header");
+      const downloads = await page.locator("[aria-label='Result files'] li").allTextContents();
+      for (const ext of [".csv", ".parquet", ".arrow"])
+        expectEq(downloads.some((d) => d.includes(`-filtered${ext}`)), true, `${ext} download listed`);
+      await shot(page, "options-screened");
+    });
+
     await step("submit an echo job and watch it finish live", page, async () => {
       const response = await submitJob(page, "echo", async () => {
         await page.getByLabel("Message").fill("hello from the dashboard");
