@@ -20,6 +20,13 @@ pub struct PricingInputs {
     years: f64,
     rate: f64,
     dividend_yield: f64,
+    // Derived once here, not in every pricing (the IV solver prices many times).
+    ln_moneyness: f64,
+    sqrt_years: f64,
+    /// e^(−qT).
+    carry: f64,
+    /// e^(−rT).
+    discount: f64,
 }
 
 impl PricingInputs {
@@ -30,12 +37,16 @@ impl PricingInputs {
         let finite = [spot, strike, years, rate, dividend_yield]
             .iter()
             .all(|v| v.is_finite());
-        (finite && spot > 0.0 && strike > 0.0 && years > 0.0).then_some(Self {
+        (finite && spot > 0.0 && strike > 0.0 && years > 0.0).then(|| Self {
             spot,
             strike,
             years,
             rate,
             dividend_yield,
+            ln_moneyness: (spot / strike).ln(),
+            sqrt_years: years.sqrt(),
+            carry: (-dividend_yield * years).exp(),
+            discount: (-rate * years).exp(),
         })
     }
 
@@ -56,12 +67,12 @@ impl PricingInputs {
 
     /// S·e^(−qT): the spot discounted for dividends.
     pub fn discounted_spot(&self) -> f64 {
-        self.spot * (-self.dividend_yield * self.years).exp()
+        self.spot * self.carry
     }
 
     /// K·e^(−rT): the present value of the strike.
     pub fn discounted_strike(&self) -> f64 {
-        self.strike * (-self.rate * self.years).exp()
+        self.strike * self.discount
     }
 
     /// The no-arbitrage price range `(lower, upper)` of an option of this kind.
@@ -118,8 +129,8 @@ impl BlackScholes {
         if !(vol.is_finite() && vol > 0.0) {
             return None;
         }
-        let sqrt_t = inputs.years.sqrt();
-        let d1 = ((inputs.spot / inputs.strike).ln()
+        let sqrt_t = inputs.sqrt_years;
+        let d1 = (inputs.ln_moneyness
             + (inputs.rate - inputs.dividend_yield + 0.5 * vol * vol) * inputs.years)
             / (vol * sqrt_t);
         Some(Self {
@@ -154,7 +165,7 @@ impl BlackScholes {
 
     /// Delta: e^(−qT)·N(d1) for a call, minus e^(−qT) for a put.
     pub fn delta(&self, kind: OptionType) -> f64 {
-        let carry = (-self.inputs.dividend_yield * self.inputs.years).exp();
+        let carry = self.inputs.carry;
         match kind {
             OptionType::Call => carry * cdf(self.d1),
             OptionType::Put => carry * (cdf(self.d1) - 1.0),
@@ -164,19 +175,19 @@ impl BlackScholes {
     /// Gamma (the same for calls and puts).
     pub fn gamma(&self) -> f64 {
         self.inputs.discounted_spot() * pdf(self.d1)
-            / (self.inputs.spot * self.inputs.spot * self.vol * self.inputs.years.sqrt())
+            / (self.inputs.spot * self.inputs.spot * self.vol * self.inputs.sqrt_years)
     }
 
     /// Vega per 1.00 of volatility (the same for calls and puts).
     pub fn vega(&self) -> f64 {
-        self.inputs.discounted_spot() * pdf(self.d1) * self.inputs.years.sqrt()
+        self.inputs.discounted_spot() * pdf(self.d1) * self.inputs.sqrt_years
     }
 
     /// Theta per year.
     pub fn theta(&self, kind: OptionType) -> f64 {
         let i = &self.inputs;
         let (s, k) = (i.discounted_spot(), i.discounted_strike());
-        let decay = -s * pdf(self.d1) * self.vol / (2.0 * i.years.sqrt());
+        let decay = -s * pdf(self.d1) * self.vol / (2.0 * i.sqrt_years);
         match kind {
             OptionType::Call => {
                 decay - i.rate * k * cdf(self.d2) + i.dividend_yield * s * cdf(self.d1)

@@ -4,7 +4,8 @@
 //! by a bracket on [1e-4, 5.0] that shrinks with every evaluation (the price rises
 //! strictly with σ); whenever vega is tiny or a Newton step leaves the bracket the step
 //! is a bisection instead. Prices outside the no-arbitrage bounds, or whose σ falls
-//! outside the bracket, give `None`, never NaN. Not a general root finder.
+//! outside the bracket (the iterate is then pinned to an end of the bracket with the
+//! price still off), give `None`, never NaN. Not a general root finder.
 
 use crate::options::OptionType;
 use crate::options::black_scholes::{BlackScholes, PricingInputs};
@@ -26,13 +27,12 @@ pub fn implied_volatility(
     if !market_price.is_finite() || market_price <= lower || market_price >= upper {
         return None;
     }
-    let price_at = |vol: f64| BlackScholes::new(*inputs, vol).map(|bs| bs.price(kind));
     // Absolute price tolerance scaled to the contract, far below a tick.
     let tolerance = 1e-12 * inputs.spot().max(inputs.strike());
+    // When the bracket collapses before `tolerance` is met (rounding, or a root outside
+    // the bracket pinning the iterate to an end), accept only a price this close.
+    let accepted = 1e-6 * inputs.spot().max(1.0);
     let (mut lo, mut hi) = (MIN_VOL, MAX_VOL);
-    if price_at(lo)? - market_price > tolerance || market_price - price_at(hi)? > tolerance {
-        return None;
-    }
 
     let start = (2.0 * std::f64::consts::PI / inputs.years()).sqrt() * market_price / inputs.spot();
     let mut vol = if start.is_finite() && start > lo && start < hi {
@@ -52,7 +52,7 @@ pub fn implied_volatility(
             lo = vol;
         }
         if hi - lo <= f64::EPSILON * hi {
-            return Some(vol);
+            return (diff.abs() <= accepted).then_some(vol);
         }
         let vega = bs.vega();
         let newton = vol - diff / vega;
@@ -63,8 +63,8 @@ pub fn implied_volatility(
         };
     }
     // 200 halvings of [1e-4, 5] cannot fail to converge; stay defensive regardless.
-    let repriced = price_at(vol)?;
-    ((repriced - market_price).abs() <= 1e-6 * inputs.spot().max(1.0)).then_some(vol)
+    let repriced = BlackScholes::new(*inputs, vol)?.price(kind);
+    ((repriced - market_price).abs() <= accepted).then_some(vol)
 }
 
 #[cfg(test)]
@@ -152,5 +152,29 @@ mod tests {
         // Inside the bounds but implying σ > 5.0.
         let just_below_upper = upper - 1e-9;
         assert_eq!(implied_volatility(Call, &inputs, just_below_upper), None);
+    }
+
+    #[test]
+    fn volatilities_outside_the_bracket_give_none() {
+        let inputs = PricingInputs::new(100.0, 100.0, 1.0, 0.05, 0.0).unwrap();
+        for kind in [Call, Put] {
+            for vol in [6.0, 8.0] {
+                let price = BlackScholes::new(inputs, vol).unwrap().price(kind);
+                assert_eq!(
+                    implied_volatility(kind, &inputs, price),
+                    None,
+                    "{kind} {vol}"
+                );
+            }
+            let inside = BlackScholes::new(inputs, 4.9).unwrap().price(kind);
+            let vol = implied_volatility(kind, &inputs, inside).unwrap();
+            assert!((vol - 4.9).abs() < 1e-6, "{kind}: {vol}");
+        }
+        // Below the lowest σ: at the money with r = 0 the lower bound is 0 and σ = 1e-4
+        // is worth about 0.004, so 0.002 implies σ ≈ 5e-5.
+        let atm = PricingInputs::new(100.0, 100.0, 1.0, 0.0, 0.0).unwrap();
+        let at_min = BlackScholes::new(atm, MIN_VOL).unwrap().price(Call);
+        assert!(at_min > 0.003, "{at_min}");
+        assert_eq!(implied_volatility(Call, &atm, 0.5 * at_min), None);
     }
 }
