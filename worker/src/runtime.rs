@@ -54,6 +54,7 @@ impl Runtime {
             keyring: settings.keyring.clone(),
             broker: settings.broker.clone(),
             contexts: Arc::new(UserContexts::new(settings.context_idle)),
+            forecast: settings.forecast.clone(),
         });
         Arc::new(Self {
             db,

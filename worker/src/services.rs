@@ -1,6 +1,6 @@
 //! What job code may use beyond its params: Postgres, Redis, the data directory, the
-//! keyring, the broker settings and the per-user runtime contexts. Handed to every
-//! [`crate::kinds::JobContext`]; one per worker process.
+//! keyring, the broker settings, the per-user runtime contexts and the forecast child.
+//! Handed to every [`crate::kinds::JobContext`]; one per worker process.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use fairlane_shared::kite::BrokerSettings;
 use fairlane_shared::redis_conn::Redis;
 
 use crate::contexts::UserContexts;
+use crate::forecast::ForecastBinary;
 
 /// Shared services of one worker process.
 #[derive(Debug)]
@@ -27,4 +28,6 @@ pub struct Services {
     pub broker: BrokerSettings,
     /// Per-user runtime contexts (decrypted credentials, broker client).
     pub contexts: Arc<UserContexts>,
+    /// Where the `fairlane-forecast` child is and how to start it.
+    pub forecast: ForecastBinary,
 }

@@ -10,6 +10,7 @@
 mod cleanup;
 mod crash;
 mod echo;
+mod forecast;
 mod sleep;
 
 use std::collections::HashMap;
@@ -89,6 +90,7 @@ impl Registry {
     pub fn new(diagnostics_enabled: bool) -> Self {
         let mut kinds: HashMap<&'static str, KindFn> = HashMap::new();
         kinds.insert("cleanup", cleanup::run);
+        kinds.insert("forecast", forecast::run);
         if diagnostics_enabled {
             kinds.insert("echo", echo::run);
             kinds.insert("sleep", sleep::run);
@@ -114,6 +116,8 @@ mod tests {
             assert!(enabled.get(kind).is_some(), "{kind}");
         }
         assert!(Registry::new(false).get("echo").is_none());
-        assert!(Registry::new(false).get("cleanup").is_some());
+        for kind in ["cleanup", "forecast"] {
+            assert!(Registry::new(false).get(kind).is_some(), "{kind}");
+        }
     }
 }
