@@ -1,4 +1,4 @@
-//! Cleaning one user's workspace: old scratch files in `temp/`, old raw files in
+//! Cleaning one user's workspace: old scratch files in `temp/`, old unregistered files in
 //! `exports/`, and old job result files (rows in `files`, unless pinned), plus files in
 //! the result areas that no row owns (left by a crash between write and registration).
 //! Storage accounting is refunded in the transaction that deletes the rows.
@@ -67,10 +67,12 @@ pub async fn clean_user(
         report.add(remove_old_files(&root.join("temp"), cutoff, &|_| true)?);
     }
     if request.exports {
+        // Registered files there (forecast results) go only with their rows (`results`).
+        let registered = registered_ids(db, user_id).await?;
         report.add(remove_old_files(
             &root.join("exports"),
             now - request.older_than,
-            &|_| true,
+            &|path: &Path| file_id(path).is_none_or(|id| !registered.contains(&id)),
         )?);
     }
     if request.results {
@@ -163,22 +165,30 @@ async fn remove_orphans(
     user_id: Uuid,
     cutoff: SystemTime,
 ) -> crate::Result<CleanupReport> {
-    let client = db.get().await?;
-    let known: std::collections::HashSet<Uuid> = client
-        .query("SELECT id FROM files WHERE user_id = $1", &[&user_id])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let known = registered_ids(db, user_id).await?;
     let mut report = CleanupReport::default();
     for area in RESULT_AREAS.iter().chain(&["uploads"]) {
-        let orphan = |path: &Path| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| Uuid::try_parse(n).ok())
-                .is_some_and(|id| !known.contains(&id))
-        };
+        let orphan = |path: &Path| file_id(path).is_some_and(|id| !known.contains(&id));
         report.add(remove_old_files(&root.join(area), cutoff, &orphan)?);
     }
     Ok(report)
+}
+
+/// The ids of `user_id`'s `files` rows.
+async fn registered_ids(
+    db: &deadpool_postgres::Pool,
+    user_id: Uuid,
+) -> crate::Result<std::collections::HashSet<Uuid>> {
+    let client = db.get().await?;
+    let rows = client
+        .query("SELECT id FROM files WHERE user_id = $1", &[&user_id])
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The file id a workspace path is named by, if it is one.
+fn file_id(path: &Path) -> Option<Uuid> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| Uuid::try_parse(n).ok())
 }

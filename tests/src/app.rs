@@ -352,6 +352,21 @@ impl TestApp {
         assert_eq!(response.status(), 200, "download {id}");
         response.bytes().await.expect("read body").to_vec()
     }
+
+    /// `POST /files` as `token`: `bytes` as the multipart field `file` named `name`.
+    pub async fn upload_as(&self, token: &str, name: &str, bytes: Vec<u8>) -> TestResponse {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let response = self
+            .client
+            .post(self.url("/api/v1/files"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("send upload");
+        read(response).await
+    }
 }
 
 /// Reads a response whole.

@@ -1,5 +1,6 @@
-//! The `cleanup` job kind on a workspace with files of several ages, a pinned result, an
-//! orphan, and a symlink pointing outside the data root: only what should go goes.
+//! The `cleanup` job kind on a workspace with files of several ages, a pinned result, a
+//! registered export, an orphan, and a symlink pointing outside the data root: only what
+//! should go goes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -67,8 +68,19 @@ async fn cleanup_removes_only_old_unpinned_files_and_refunds_storage() {
         .unwrap();
         result_ids.push(id);
     }
+    // A young registered result in exports/ (a forecast) whose bytes look old: it stays.
+    let export_id = uuid::Uuid::now_v7();
+    let export = root.join("exports").join(export_id.to_string());
+    write(&export, 400, 5);
     db.execute(
-        "UPDATE users SET storage_bytes = 3000 WHERE id = $1",
+        "INSERT INTO files (id, user_id, kind, area, name, size_bytes, sha256, content_type)
+         VALUES ($1, $2, 'result', 'exports', 'forecast.csv', 400, repeat('a', 64), 'text/csv')",
+        &[&export_id, &user_id],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "UPDATE users SET storage_bytes = 3400 WHERE id = $1",
         &[&user_id],
     )
     .await
@@ -148,11 +160,15 @@ async fn cleanup_removes_only_old_unpinned_files_and_refunds_storage() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(storage, 2000);
+    assert_eq!(storage, 2400);
     let rows: i64 = db
         .query_one("SELECT count(*) FROM files WHERE user_id = $1", &[&user_id])
         .await
         .unwrap()
         .get(0);
-    assert_eq!(rows, 2);
+    assert_eq!(rows, 3);
+    assert!(
+        export.exists(),
+        "a registered export goes only with its row"
+    );
 }

@@ -5,25 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use fairlane_tests::TestApp;
-use fairlane_tests::app::{TestResponse, TestUser, read};
+use fairlane_tests::app::{TestUser, read};
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-
-async fn upload(app: &TestApp, user: &TestUser, name: &str, bytes: Vec<u8>) -> TestResponse {
-    let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_owned()));
-    read(
-        app.client
-            .post(app.url("/api/v1/files"))
-            .bearer_auth(&user.token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
 
 fn workspace(app: &TestApp, user: &TestUser) -> PathBuf {
     PathBuf::from(&app.env()["FAIRLANE_DATA_DIR"])
@@ -51,7 +37,7 @@ async fn upload_list_download_and_delete_a_csv() {
     let app = TestApp::spawn().await;
     let user = app.signed_in_user().await;
     let csv = b"date,value\n2024-01-01,1.5\n2024-02-01,2.5\n".to_vec();
-    let created = upload(&app, &user, "sales.csv", csv.clone()).await;
+    let created = app.upload_as(&user.token, "sales.csv", csv.clone()).await;
     assert_eq!(created.status, 201, "{}", created.text);
     let file = &created.json["file"];
     assert_eq!(file["name"], "sales.csv");
@@ -136,14 +122,16 @@ async fn the_upload_limit_and_the_storage_quota_hold_and_leave_nothing_behind() 
         .spawn()
         .await;
     let user = app.signed_in_user().await;
-    upload(&app, &user, "big.csv", vec![b'a'; 1001])
+    app.upload_as(&user.token, "big.csv", vec![b'a'; 1001])
         .await
         .assert_error(413, "payload_too_large");
     assert_eq!(
-        upload(&app, &user, "ok.csv", vec![b'a'; 1000]).await.status,
+        app.upload_as(&user.token, "ok.csv", vec![b'a'; 1000])
+            .await
+            .status,
         201
     );
-    upload(&app, &user, "over.csv", vec![b'b'; 600])
+    app.upload_as(&user.token, "over.csv", vec![b'b'; 600])
         .await
         .assert_error(429, "quota_exceeded");
     assert_eq!(storage_bytes(&app, &user).await, 1000);
@@ -175,7 +163,9 @@ async fn hostile_names_are_display_only_and_files_live_under_generated_ids() {
             "rapport \"final\"; filename=x.csv",
         ),
     ] {
-        let response = upload(&app, &user, name, b"a,b\n1,2\n".to_vec()).await;
+        let response = app
+            .upload_as(&user.token, name, b"a,b\n1,2\n".to_vec())
+            .await;
         assert_eq!(response.status, 201, "{name}: {}", response.text);
         assert_eq!(response.json["file"]["name"], shown);
         let id = response.json["file"]["id"].as_str().unwrap();
@@ -192,7 +182,7 @@ async fn hostile_names_are_display_only_and_files_live_under_generated_ids() {
             .to_owned();
         assert_eq!(disposition.matches('"').count(), 2, "{disposition}");
     }
-    let long_upload = upload(&app, &user, &long, b"a\n".to_vec()).await;
+    let long_upload = app.upload_as(&user.token, &long, b"a\n".to_vec()).await;
     assert_eq!(long_upload.status, 201);
     assert_eq!(
         long_upload.json["file"]["name"]
@@ -212,28 +202,27 @@ async fn hostile_names_are_display_only_and_files_live_under_generated_ids() {
 async fn empty_binary_unknown_and_malformed_uploads_are_refused() {
     let app = TestApp::spawn().await;
     let user = app.signed_in_user().await;
-    upload(&app, &user, "empty.csv", Vec::new())
+    app.upload_as(&user.token, "empty.csv", Vec::new())
         .await
         .assert_error(422, "validation_failed");
-    upload(
-        &app,
-        &user,
+    app.upload_as(
+        &user.token,
         "elf.csv",
         vec![0x7f, b'E', b'L', b'F', 0, 0, 0xff],
     )
     .await
     .assert_error(422, "validation_failed");
-    upload(&app, &user, "latin1.csv", b"caf\xe9\n".to_vec())
+    app.upload_as(&user.token, "latin1.csv", b"caf\xe9\n".to_vec())
         .await
         .assert_error(422, "validation_failed");
-    upload(&app, &user, "tool.exe", b"MZ".to_vec())
+    app.upload_as(&user.token, "tool.exe", b"MZ".to_vec())
         .await
         .assert_error(415, "unsupported_media_type");
-    upload(&app, &user, "fake.parquet", b"not parquet".to_vec())
+    app.upload_as(&user.token, "fake.parquet", b"not parquet".to_vec())
         .await
         .assert_error(422, "validation_failed");
     assert_eq!(
-        upload(&app, &user, "real.parquet", b"PAR1 footer PAR1".to_vec())
+        app.upload_as(&user.token, "real.parquet", b"PAR1 footer PAR1".to_vec())
             .await
             .status,
         201
@@ -311,7 +300,10 @@ async fn another_users_file_is_404_on_every_endpoint() {
     let app = TestApp::spawn().await;
     let alice = app.signed_in_user().await;
     let bob = app.signed_in_user().await;
-    let id = upload(&app, &alice, "mine.csv", b"a\n".to_vec()).await.json["file"]["id"]
+    let id = app
+        .upload_as(&alice.token, "mine.csv", b"a\n".to_vec())
+        .await
+        .json["file"]["id"]
         .as_str()
         .unwrap()
         .to_owned();

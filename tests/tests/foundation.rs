@@ -262,6 +262,25 @@ async fn a_malformed_or_missing_variable_stops_the_api_with_a_message_naming_it(
         "{}",
         process.tail(5)
     );
+
+    env.insert(
+        "FAIRLANE_DATABASE_URL".into(),
+        app.env()["FAIRLANE_DATABASE_URL"].clone(),
+    );
+    env.insert(
+        "FAIRLANE_FORECAST_BIN".into(),
+        "/nonexistent/fairlane-forecast".into(),
+    );
+    let mut process = TestProcess::spawn(Binary::Worker, &[], &env);
+    assert_eq!(
+        process.wait_exit(Duration::from_secs(10)).await.code(),
+        Some(2)
+    );
+    assert!(
+        process.tail(5).contains("FAIRLANE_FORECAST_BIN"),
+        "{}",
+        process.tail(5)
+    );
 }
 
 #[tokio::test]

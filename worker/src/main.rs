@@ -5,7 +5,9 @@ use fairlane_worker::settings::WorkerSettings;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let settings = match WorkerSettings::from_env(&Env::from_process()) {
+    let settings = match WorkerSettings::from_env(&Env::from_process())
+        .and_then(|settings| settings.forecast.check().map(|()| settings))
+    {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("fairlane-worker: {e}");

@@ -56,6 +56,7 @@ impl Runtime {
             broker: settings.broker.clone(),
             contexts: Arc::new(UserContexts::new(settings.context_idle)),
             table_threads: table_threads(settings.concurrency),
+            forecast: settings.forecast.clone(),
         });
         Arc::new(Self {
             db,

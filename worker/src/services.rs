@@ -1,6 +1,6 @@
 //! What job code may use beyond its params: Postgres, Redis, the data directory, the
-//! keyring, the broker settings and the per-user runtime contexts. Handed to every
-//! [`crate::kinds::JobContext`]; one per worker process.
+//! keyring, the broker settings, the per-user runtime contexts and the forecast child.
+//! Handed to every [`crate::kinds::JobContext`]; one per worker process.
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use fairlane_shared::kite::BrokerSettings;
 use fairlane_shared::redis_conn::Redis;
 
 use crate::contexts::UserContexts;
+use crate::forecast::ForecastBinary;
 
 /// Shared services of one worker process.
 #[derive(Debug)]
@@ -31,4 +32,6 @@ pub struct Services {
     /// Threads one table job (`options.filter`) may use: the machine's cores shared
     /// among the worker's job slots.
     pub table_threads: NonZeroUsize,
+    /// Where the `fairlane-forecast` child is and how to start it.
+    pub forecast: ForecastBinary,
 }

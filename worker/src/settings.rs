@@ -1,5 +1,5 @@
 //! The worker's settings: the common ones, the job engine's, and how this process runs
-//! jobs (concurrency, shutdown grace, metrics port).
+//! jobs (concurrency, shutdown grace, metrics port, the forecast child binary).
 
 use std::time::Duration;
 
@@ -7,6 +7,8 @@ use fairlane_shared::config::{CommonSettings, ConfigError, Env};
 use fairlane_shared::crypto::Keyring;
 use fairlane_shared::jobs::JobSettings;
 use fairlane_shared::kite::BrokerSettings;
+
+use crate::forecast::ForecastBinary;
 
 /// Everything `fairlane-worker` reads from the environment.
 #[derive(Debug, Clone)]
@@ -33,6 +35,9 @@ pub struct WorkerSettings {
     /// A user's runtime context is dropped after this long unused:
     /// `FAIRLANE_CONTEXT_IDLE_SECS` (default 1800).
     pub context_idle: Duration,
+    /// The `fairlane-forecast` child: `FAIRLANE_FORECAST_BIN` (default: next to this
+    /// executable), with `FAIRLANE_DIAGNOSTIC_JOBS` passed on.
+    pub forecast: ForecastBinary,
 }
 
 impl WorkerSettings {
@@ -59,6 +64,7 @@ impl WorkerSettings {
             keyring: Keyring::from_env(env)?,
             broker: BrokerSettings::from_env(env)?,
             context_idle: env.seconds_or("FAIRLANE_CONTEXT_IDLE_SECS", 1800)?,
+            forecast: ForecastBinary::from_env(env)?,
         })
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! Adding a kind: write its `fn(&Params) -> Result<(), ParamError>` below and add one
 //! [`KindDef`] to [`KINDS`]. Diagnostic kinds (`echo`, `sleep`, `crash`) exist only when
-//! `FAIRLANE_DIAGNOSTIC_JOBS=1`; elsewhere they are unknown kinds.
+//! `FAIRLANE_DIAGNOSTIC_JOBS=1`; elsewhere they are unknown kinds. Likewise a kind's
+//! diagnostic switches (`forecast`'s `diagnostic_spin`, a test hook) are boolean params
+//! accepted only then; elsewhere they are unknown fields.
 
 use std::time::Duration;
 
@@ -55,6 +57,9 @@ pub struct KindDef {
     pub diagnostic: bool,
     /// Limits.
     pub spec: KindSpec,
+    /// Boolean test-hook params accepted only with `FAIRLANE_DIAGNOSTIC_JOBS=1`; they are
+    /// taken out before `validate` sees the params.
+    pub diagnostic_switches: &'static [&'static str],
     /// Checks the params object.
     pub validate: fn(&Params) -> Result<(), ParamError>,
 }
@@ -68,6 +73,7 @@ pub const KINDS: &[KindDef] = &[
             max_attempts: 3,
             timeout: Duration::from_secs(30),
         },
+        diagnostic_switches: &[],
         validate: validate_echo,
     },
     KindDef {
@@ -77,6 +83,7 @@ pub const KINDS: &[KindDef] = &[
             max_attempts: 3,
             timeout: Duration::from_millis(SLEEP_MAX_MS + 30_000),
         },
+        diagnostic_switches: &[],
         validate: validate_sleep,
     },
     KindDef {
@@ -86,6 +93,7 @@ pub const KINDS: &[KindDef] = &[
             max_attempts: 3,
             timeout: Duration::from_secs(30),
         },
+        diagnostic_switches: &[],
         validate: validate_crash,
     },
     KindDef {
@@ -95,6 +103,7 @@ pub const KINDS: &[KindDef] = &[
             max_attempts: 3,
             timeout: Duration::from_secs(600),
         },
+        diagnostic_switches: &[],
         validate: validate_options_process,
     },
     KindDef {
@@ -104,6 +113,7 @@ pub const KINDS: &[KindDef] = &[
             max_attempts: 3,
             timeout: Duration::from_secs(300),
         },
+        diagnostic_switches: &[],
         validate: validate_options_filter,
     },
     KindDef {
@@ -113,6 +123,7 @@ pub const KINDS: &[KindDef] = &[
             max_attempts: 2,
             timeout: Duration::from_secs(60),
         },
+        diagnostic_switches: &["diagnostic_spin"],
         validate: validate_forecast,
     },
     KindDef {
@@ -122,6 +133,7 @@ pub const KINDS: &[KindDef] = &[
             max_attempts: 3,
             timeout: Duration::from_secs(300),
         },
+        diagnostic_switches: &[],
         validate: validate_cleanup,
     },
 ];
@@ -334,6 +346,11 @@ fn validate_cleanup(params: &Params) -> Result<(), ParamError> {
     }
 }
 
+/// The limits of `kind`, diagnostic or not; `None` for an unknown kind.
+pub fn spec(kind: &str) -> Option<KindSpec> {
+    KINDS.iter().find(|k| k.name == kind).map(|k| k.spec)
+}
+
 /// Validates `params` for `kind` and returns the kind's limits.
 pub fn validate(
     kind: &str,
@@ -344,10 +361,22 @@ pub fn validate(
         .iter()
         .find(|k| k.name == kind && (diagnostics_enabled || !k.diagnostic))
         .ok_or_else(|| ParamError::new("kind", format!("unknown job kind {kind:?}")))?;
-    let object = params
+    let mut object = params
         .as_object()
-        .ok_or_else(|| ParamError::new("params", "must be an object"))?;
-    (def.validate)(object)?;
+        .ok_or_else(|| ParamError::new("params", "must be an object"))?
+        .clone();
+    for switch in def.diagnostic_switches {
+        let field = format!("params.{switch}");
+        match object.remove(*switch) {
+            None => {}
+            Some(_) if !diagnostics_enabled => {
+                return Err(ParamError::new(&field, "unknown field"));
+            }
+            Some(Value::Bool(_)) => {}
+            Some(_) => return Err(ParamError::new(&field, "must be true or false")),
+        }
+    }
+    (def.validate)(&object)?;
     Ok(def.spec)
 }
 
@@ -401,6 +430,22 @@ mod tests {
             validate("nope", &json!({}), true).unwrap_err().field,
             "kind"
         );
+    }
+
+    #[test]
+    fn diagnostic_switches_exist_only_when_enabled() {
+        let spin = json!({"file_id": uuid::Uuid::nil(), "horizon": 1, "diagnostic_spin": true});
+        assert!(validate("forecast", &spin, true).is_ok());
+        let err = validate("forecast", &spin, false).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.message.as_str()),
+            ("params.diagnostic_spin", "unknown field")
+        );
+        let not_bool = json!({"file_id": uuid::Uuid::nil(), "horizon": 1, "diagnostic_spin": 1});
+        let err = validate("forecast", &not_bool, true).unwrap_err();
+        assert_eq!(err.field, "params.diagnostic_spin");
+        let elsewhere = json!({"older_than_days": 1, "diagnostic_spin": true});
+        assert!(validate("cleanup", &elsewhere, true).is_err());
     }
 
     #[test]

@@ -10,21 +10,17 @@ use crate::forecast::output::ForecastOutput;
 use crate::forecast::params::{ForecastParams, Method};
 use crate::forecast::pipeline::forecast_file;
 
-/// The 144 monthly values, Jan 1949 – Dec 1960 (statsforecast `utils.py`, augurs).
-const AIR_PASSENGERS: [f64; 144] = [
-    112., 118., 132., 129., 121., 135., 148., 148., 136., 119., 104., 118., // 1949
-    115., 126., 141., 135., 125., 149., 170., 170., 158., 133., 114., 140., // 1950
-    145., 150., 178., 163., 172., 178., 199., 199., 184., 162., 146., 166., // 1951
-    171., 180., 193., 181., 183., 218., 230., 242., 209., 191., 172., 194., // 1952
-    196., 196., 236., 235., 229., 243., 264., 272., 237., 211., 180., 201., // 1953
-    204., 188., 235., 227., 234., 264., 302., 293., 259., 229., 203., 229., // 1954
-    242., 233., 267., 269., 270., 315., 364., 347., 312., 274., 237., 278., // 1955
-    284., 277., 317., 313., 318., 374., 413., 405., 355., 306., 271., 306., // 1956
-    315., 301., 356., 348., 355., 422., 465., 467., 404., 347., 305., 336., // 1957
-    340., 318., 362., 348., 363., 435., 491., 505., 404., 359., 310., 337., // 1958
-    360., 342., 406., 396., 420., 472., 548., 559., 463., 407., 362., 405., // 1959
-    417., 391., 419., 461., 472., 535., 622., 606., 508., 461., 390., 432., // 1960
-];
+/// The 144 monthly values, Jan 1949 – Dec 1960 (statsforecast `utils.py`, augurs), as
+/// `month,passengers`: the fixture the end-to-end tests upload too.
+const AIR_PASSENGERS_CSV: &str = include_str!("../../../tests/fixtures/air_passengers.csv");
+
+fn air_passengers() -> Vec<f64> {
+    AIR_PASSENGERS_CSV
+        .lines()
+        .skip(1)
+        .map(|line| line.split_once(',').unwrap().1.parse().unwrap())
+        .collect()
+}
 /// Train on 1949–1959, score on 1960.
 const TRAIN: usize = 132;
 
@@ -58,15 +54,11 @@ fn params(method: Method, horizon: usize) -> ForecastParams {
 }
 
 fn forecast_1960(method: Method) -> (ForecastOutput, Accuracy) {
-    let file = csv_file(&monthly_csv(&AIR_PASSENGERS[..TRAIN]));
+    let values = air_passengers();
+    let file = csv_file(&monthly_csv(&values[..TRAIN]));
     let output = forecast_file(file.path(), &params(method, 12)).unwrap();
     let point: Vec<f64> = output.rows.iter().map(|row| row.forecast).collect();
-    let accuracy = Accuracy::measure(
-        &AIR_PASSENGERS[..TRAIN],
-        12,
-        &AIR_PASSENGERS[TRAIN..],
-        &point,
-    );
+    let accuracy = Accuracy::measure(&values[..TRAIN], 12, &values[TRAIN..], &point);
     (output, accuracy)
 }
 
@@ -74,7 +66,7 @@ fn forecast_1960(method: Method) -> (ForecastOutput, Accuracy) {
 fn seasonal_naive_matches_the_reference_exactly() {
     let (output, accuracy) = forecast_1960(Method::SeasonalNaive);
     let point: Vec<f64> = output.rows.iter().map(|row| row.forecast).collect();
-    assert_eq!(point, AIR_PASSENGERS[120..132].to_vec());
+    assert_eq!(point, air_passengers()[120..132].to_vec());
     assert_eq!(&point[..3], &[360.0, 342.0, 406.0]);
     assert_eq!(output.specification, "SeasonalNaive(12)");
     assert_eq!(output.season_length, 12);
@@ -148,14 +140,13 @@ fn every_method_gives_sane_ordered_forecasts() {
 
 #[test]
 fn the_result_file_has_the_documented_header_and_dates() {
-    let file = csv_file(&monthly_csv(&AIR_PASSENGERS));
+    let file = csv_file(AIR_PASSENGERS_CSV);
     let mut request = params(Method::Theta, 3);
     request.levels = Some(vec![95, 50]);
     let output = forecast_file(file.path(), &request).unwrap();
-    let directory = tempfile::tempdir().unwrap();
-    let path = directory.path().join("forecast.csv");
-    output.write_csv(&path).unwrap();
-    let text = std::fs::read_to_string(&path).unwrap();
+    let mut bytes = Vec::new();
+    output.write_csv(&mut bytes).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
@@ -165,12 +156,11 @@ fn the_result_file_has_the_documented_header_and_dates() {
     assert!(lines[1].starts_with("1961-01-01,"), "{}", lines[1]);
     assert!(lines[3].starts_with("1961-03-01,"), "{}", lines[3]);
     assert_eq!(lines[1].split(',').count(), 6);
-    assert_eq!(std::fs::read_dir(directory.path()).unwrap().count(), 1);
 }
 
 #[test]
 fn short_monthly_series_drop_seasonality_with_a_note() {
-    let file = csv_file(&monthly_csv(&AIR_PASSENGERS[..20]));
+    let file = csv_file(&monthly_csv(&air_passengers()[..20]));
     let output = forecast_file(file.path(), &params(Method::Auto, 6)).unwrap();
     assert_eq!(output.season_length, 1);
     assert!(
@@ -191,7 +181,7 @@ fn every_rejection_has_its_code() {
         let error: ForecastError = forecast_file(file.path(), &request).unwrap_err();
         assert_eq!(error.code(), code, "{error}");
     }
-    let good = monthly_csv(&AIR_PASSENGERS[..36]);
+    let good = monthly_csv(&air_passengers()[..36]);
     let with_season = |season_length| ForecastParams {
         season_length: Some(season_length),
         ..params(Method::Auto, 3)
@@ -201,12 +191,12 @@ fn every_rejection_has_its_code() {
     check(&good, with_season(0), "invalid_season_length");
     check(&good, with_season(20), "too_few_points");
     check(
-        &monthly_csv(&AIR_PASSENGERS[..10]),
+        &monthly_csv(&air_passengers()[..10]),
         params(Method::Arima, 2),
         "too_few_points",
     );
     check(
-        &monthly_csv(&AIR_PASSENGERS[..1]),
+        &monthly_csv(&air_passengers()[..1]),
         params(Method::SeasonalNaive, 1),
         "too_few_points",
     );

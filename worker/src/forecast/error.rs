@@ -135,12 +135,6 @@ pub enum ForecastError {
         /// What went wrong, with the tail of the child's stderr when there is one.
         reason: String,
     },
-    /// The result file could not be written.
-    #[error("cannot write the result file: {reason}")]
-    OutputFailed {
-        /// The I/O error.
-        reason: String,
-    },
 }
 
 impl ForecastError {
@@ -164,7 +158,6 @@ impl ForecastError {
             Self::ModelFailed { .. } => "model_failed",
             Self::Timeout { .. } => "timeout",
             Self::ProcessFailed { .. } => "process_failed",
-            Self::OutputFailed { .. } => "output_failed",
         }
     }
 
@@ -176,7 +169,6 @@ impl ForecastError {
                 | Self::ModelFailed { .. }
                 | Self::Timeout { .. }
                 | Self::ProcessFailed { .. }
-                | Self::OutputFailed { .. }
         )
     }
 }

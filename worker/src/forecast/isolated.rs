@@ -84,6 +84,22 @@ impl ForecastBinary {
             diagnostic_jobs: env.flag_or(DIAGNOSTIC_VARIABLE, false)?,
         })
     }
+
+    /// Fails, naming `FAIRLANE_FORECAST_BIN`, when the binary is not a file: checked at
+    /// worker start so a missing child is a configuration error, not failing jobs.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.path.is_file() {
+            Ok(())
+        } else {
+            Err(ConfigError::new(
+                BINARY_VARIABLE,
+                format!(
+                    "{} is not a file (build {BINARY_NAME} or set the variable)",
+                    self.path.display()
+                ),
+            ))
+        }
+    }
 }
 
 /// Runs `request` in a fresh child and returns its result. At `deadline` the child is
@@ -251,6 +267,15 @@ mod tests {
             panic!("expected an error reply");
         };
         assert_eq!(error.code(), "unreadable_file");
+    }
+
+    #[test]
+    fn a_missing_binary_is_a_config_error_naming_its_variable() {
+        let binary = ForecastBinary {
+            path: PathBuf::from("/nonexistent/fairlane-forecast"),
+            diagnostic_jobs: false,
+        };
+        assert_eq!(binary.check().unwrap_err().variable, BINARY_VARIABLE);
     }
 
     #[test]

@@ -1,14 +1,12 @@
 //! The result of a forecast: the rows of the result file, the chosen model, its holdout
-//! accuracy and notes, plus the durable CSV writer for the rows. It computes nothing.
+//! accuracy and notes, plus the CSV writer for the rows. It computes nothing.
 
 use std::io::Write;
-use std::path::Path;
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::forecast::calendar::Frequency;
-use crate::forecast::error::ForecastError;
 use crate::forecast::metrics::Accuracy;
 use crate::forecast::models::Model;
 use crate::forecast::params::Method;
@@ -84,43 +82,19 @@ impl ForecastOutput {
         header
     }
 
-    /// Writes the rows as CSV to `path` durably: a temporary file in the same directory,
-    /// flushed and fsynced, renamed over `path`, then the directory fsynced.
-    pub fn write_csv(&self, path: &Path) -> Result<(), ForecastError> {
-        let failed = |error: std::io::Error| ForecastError::OutputFailed {
-            reason: error.to_string(),
-        };
-        let directory = path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let temporary = tempfile::NamedTempFile::new_in(directory).map_err(failed)?;
-        {
-            let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(temporary.as_file()));
-            let csv_failed = |error: csv::Error| ForecastError::OutputFailed {
-                reason: error.to_string(),
-            };
-            writer.write_record(self.csv_header()).map_err(csv_failed)?;
-            for row in &self.rows {
-                let mut record = vec![self.frequency.format(row.date), row.forecast.to_string()];
-                for (lower, upper) in row.lower.iter().zip(&row.upper) {
-                    record.push(lower.to_string());
-                    record.push(upper.to_string());
-                }
-                writer.write_record(&record).map_err(csv_failed)?;
+    /// Writes the header and the rows as CSV to `out`. Where they go, and how durably,
+    /// is the caller's business (the job kind writes through `outputs::ResultFiles`).
+    pub fn write_csv(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record(self.csv_header())?;
+        for row in &self.rows {
+            let mut record = vec![self.frequency.format(row.date), row.forecast.to_string()];
+            for (lower, upper) in row.lower.iter().zip(&row.upper) {
+                record.push(lower.to_string());
+                record.push(upper.to_string());
             }
-            writer
-                .into_inner()
-                .map_err(|error| failed(error.into_error()))?
-                .flush()
-                .map_err(failed)?;
+            writer.write_record(&record)?;
         }
-        temporary.as_file().sync_all().map_err(failed)?;
-        temporary
-            .persist(path)
-            .map_err(|error| failed(error.error))?;
-        std::fs::File::open(directory)
-            .and_then(|dir| dir.sync_all())
-            .map_err(failed)
+        writer.flush()
     }
 }

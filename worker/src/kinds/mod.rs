@@ -10,6 +10,7 @@
 mod cleanup;
 mod crash;
 mod echo;
+mod forecast;
 mod options_filter;
 mod options_process;
 mod sleep;
@@ -93,6 +94,7 @@ impl Registry {
         kinds.insert("cleanup", cleanup::run);
         kinds.insert("options.process", options_process::run);
         kinds.insert("options.filter", options_filter::run);
+        kinds.insert("forecast", forecast::run);
         if diagnostics_enabled {
             kinds.insert("echo", echo::run);
             kinds.insert("sleep", sleep::run);
@@ -118,7 +120,7 @@ mod tests {
             assert!(enabled.get(kind).is_some(), "{kind}");
         }
         assert!(Registry::new(false).get("echo").is_none());
-        for kind in ["cleanup", "options.process", "options.filter"] {
+        for kind in ["cleanup", "options.process", "options.filter", "forecast"] {
             assert!(Registry::new(false).get(kind).is_some(), "{kind}");
         }
     }
