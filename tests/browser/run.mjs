@@ -170,7 +170,7 @@ async function main() {
     await step("upload a CSV with a progress bar; it is listed and counted", page, async () => {
       await page.getByRole("link", { name: "Files" }).click();
       await page.getByRole("heading", { name: "Files", exact: true }).waitFor();
-      const rows = ["date,value", ...Array.from({ length: 48 }, (_, i) => `2022-${String((i % 12) + 1).padStart(2, "0")}-01,${100 + i + 10 * Math.sin(i)}`)];
+      const rows = ["date,value", ...Array.from({ length: 48 }, (_, i) => `${2020 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, "0")}-01,${(100 + i + 10 * Math.sin((i * Math.PI) / 6)).toFixed(2)}`)];
       await page.locator("#upload-input").setInputFiles({ name: "series.csv", mimeType: "text/csv", buffer: Buffer.from(rows.join("\n") + "\n") });
       await page.getByRole("button", { name: "Upload" }).click();
       await page.locator("#upload-status", { hasText: "Uploaded series.csv" }).waitFor();
@@ -250,6 +250,27 @@ async function main() {
       for (const ext of [".csv", ".parquet", ".arrow"])
         expectEq(downloads.some((d) => d.includes(`-filtered${ext}`)), true, `${ext} download listed`);
       await shot(page, "options-screened");
+    });
+
+    await step("forecast the uploaded series and see the chart with its interval bands", page, async () => {
+      const submitted = await submitJob(page, "forecast", async () => {
+        await page.getByLabel("Series (an uploaded CSV)").selectOption({ label: "series.csv" });
+        await page.getByLabel("Horizon (periods ahead)").fill("12");
+        await page.getByLabel("Method").selectOption("seasonal_naive");
+      });
+      expectEq(submitted.status(), 202, "forecast submit status");
+      const id = (await submitted.json()).job.id;
+      await jobRow(page, id).and(page.locator("[data-state=succeeded]")).waitFor({ timeout: 60_000 });
+      await jobRow(page, id).getByRole("link", { name: "forecast" }).click();
+      await page.locator("#result-summary", { hasText: "seasonal_naive" }).waitFor();
+      const chart = page.locator("svg.chart");
+      await chart.waitFor();
+      expectEq(await chart.locator("path.band").count(), 2, "one band per level (80, 95)");
+      expectEq(await chart.locator("path.history").count(), 1, "the uploaded history is drawn");
+      expectEq(await chart.locator("path.forecast").count(), 1, "the forecast is drawn");
+      const ticks = await chart.locator("text.tick").allTextContents();
+      if (!ticks.some((t) => /^2024-/.test(t))) throw new Error(`no date ticks in the forecast range: ${ticks}`);
+      await shot(page, "forecast-chart");
     });
 
     await step("submit an echo job and watch it finish live", page, async () => {
