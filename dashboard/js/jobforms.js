@@ -21,8 +21,10 @@ export const KINDS = [
   ["options.filter", "Options screen (filter a processed chain)"],
   ["forecast", "Forecast a time series"],
   ["cleanup", "Clean up old files"],
-  ["echo", "Diagnostic: echo"],
-  ["sleep", "Diagnostic: sleep"],
+  // Accepted only by deployments started with FAIRLANE_DIAGNOSTIC_JOBS=1; elsewhere the
+  // server answers 422 naming the `kind` field, which the form shows like any field error.
+  ["echo", "Diagnostic: echo (test deployments only)"],
+  ["sleep", "Diagnostic: sleep (test deployments only)"],
 ];
 
 /** A random idempotency key (crypto.randomUUID needs a secure context; this does not). */
@@ -215,7 +217,7 @@ function sleep() {
 const BUILDERS = { "options.process": optionsProcess, "options.filter": optionsFilter, forecast, cleanup, echo, sleep };
 
 /** The submission form; `onSubmitted(job)` runs after a 202. */
-export function jobForm(ctx, onSubmitted, initialKind = "echo", preset) {
+export function jobForm(ctx, onSubmitted, initialKind = "options.process", preset) {
   const slot = h("div", { class: "kind-fields" });
   let current = null;
   const kindField = field("Kind", "kind", { type: "select", options: KINDS });
