@@ -4,9 +4,11 @@
 //!
 //! `bench_filter gen PATH ROWS SEED` writes the chain; `bench_filter run PATH OUT
 //! REPEATS` times the pipeline stage by stage on one thread with every column computed
-//! for every row, then read plus `filter_chain` (model-free filters before the IV
-//! solver) on one thread and on every core (best of REPEATS for each figure), checks
-//! all three give the same rows, writes the surviving rows to OUT as Parquet and prints the timings as one
+//! for every row; read plus `screen_chain` (what the `options.filter` job runs: every
+//! column for every row, then filter, sort and limit) on one thread and on every core;
+//! and read plus `filter_chain` (model-free filters before the IV solver) on one thread
+//! and on every core (best of REPEATS for each figure). It checks all of them give the
+//! same rows, writes the surviving rows to OUT as Parquet and prints the timings as one
 //! JSON object.
 
 use std::io::Write;
@@ -25,8 +27,8 @@ use fairlane_shared::options::{BlackScholes, OptionType, PricingInputs};
 use fairlane_worker::options_table::schema::FETCHED_AT_TZ;
 use fairlane_worker::options_table::{
     CalcSettings, ExportFormat, add_calculated_columns, filter_chain, filtered_chain_schema,
-    keep_matching, parse_params, processed_chain_schema, read_parquet, sort_and_limit,
-    write_batches,
+    keep_matching, parse_params, processed_chain_schema, read_parquet, screen_chain,
+    sort_and_limit, write_batches,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -209,6 +211,10 @@ struct Timings {
     sort_limit: f64,
     /// read + calculated + filter + sort_limit.
     staged: f64,
+    /// Read plus `screen_chain` (the job's work) on one thread.
+    job_1: f64,
+    /// The same on every core.
+    job_n: f64,
     /// Read plus `filter_chain` (model-free filters first) on one thread.
     pipeline_1: f64,
     /// The same on every core.
@@ -223,6 +229,8 @@ impl Timings {
             filter: self.filter.min(other.filter),
             sort_limit: self.sort_limit.min(other.sort_limit),
             staged: self.staged.min(other.staged),
+            job_1: self.job_1.min(other.job_1),
+            job_n: self.job_n.min(other.job_n),
             pipeline_1: self.pipeline_1.min(other.pipeline_1),
             pipeline_n: self.pipeline_n.min(other.pipeline_n),
         }
@@ -258,9 +266,17 @@ fn run(path: &Path, out: &Path, repeats: usize) -> anyhow::Result<()> {
         let t5 = Instant::now();
         let all = filter_chain(&read_parquet(path)?, &params, today(), threads)?;
         let t6 = Instant::now();
+        let job_one = screen_chain(&read_parquet(path)?, &params, today(), NonZeroUsize::MIN)?;
+        let t7 = Instant::now();
+        let job_all = screen_chain(&read_parquet(path)?, &params, today(), threads)?;
+        let t8 = Instant::now();
         anyhow::ensure!(
             one == top && all == top,
             "filter_chain disagrees with the staged run"
+        );
+        anyhow::ensure!(
+            job_one.kept == top && job_all.kept == top,
+            "screen_chain disagrees with the staged run"
         );
         let secs = |a: Instant, b: Instant| (b - a).as_secs_f64();
         let timings = Timings {
@@ -269,6 +285,8 @@ fn run(path: &Path, out: &Path, repeats: usize) -> anyhow::Result<()> {
             filter: secs(t2, t3),
             sort_limit: secs(t3, t4),
             staged: secs(t0, t4),
+            job_1: secs(t6, t7),
+            job_n: secs(t7, t8),
             pipeline_1: secs(t4, t5),
             pipeline_n: secs(t5, t6),
         };
@@ -296,7 +314,8 @@ fn run(path: &Path, out: &Path, repeats: usize) -> anyhow::Result<()> {
         std::io::stdout(),
         "{{\"rows\": {}, \"matched\": {}, \"returned\": {}, \"read_s\": {:.6}, \
          \"calculated_s\": {:.6}, \"filter_s\": {:.6}, \"sort_limit_s\": {:.6}, \
-         \"staged_total_s\": {:.6}, \"pipeline_1_thread_s\": {:.6}, \
+         \"staged_total_s\": {:.6}, \"job_1_thread_s\": {:.6}, \
+         \"job_all_threads_s\": {:.6}, \"pipeline_1_thread_s\": {:.6}, \
          \"pipeline_all_threads_s\": {:.6}, \"threads\": {}}}",
         rows.0,
         rows.1,
@@ -306,6 +325,8 @@ fn run(path: &Path, out: &Path, repeats: usize) -> anyhow::Result<()> {
         best.filter,
         best.sort_limit,
         best.staged,
+        best.job_1,
+        best.job_n,
         best.pipeline_1,
         best.pipeline_n,
         threads

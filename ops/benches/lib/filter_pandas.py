@@ -234,7 +234,9 @@ def main():
             ("calculated_s", "calculated_s", "calculated (all rows)"),
             ("filter_s", "filter_s", "filter"),
             ("sort_limit_s", "sort_limit_s", "sort+limit"),
-            ("staged_total_s", "total_s", "total, all columns first"),
+            ("staged_total_s", "total_s", "total, all columns first, 1 thread"),
+            ("job_1_thread_s", "total_s", "options.filter job, 1 thread"),
+            ("job_all_threads_s", "total_s", f"options.filter job, {threads} threads"),
             ("pipeline_1_thread_s", "total_s", "filter_chain 1 thread"),
             ("pipeline_all_threads_s", "total_s", f"filter_chain {threads} threads"),
             ("pipeline_1_thread_s", "pushdown_s", "filter_chain 1 thread vs pandas same order")):

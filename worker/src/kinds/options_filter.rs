@@ -16,8 +16,8 @@ use uuid::Uuid;
 use super::{JobContext, KindFuture};
 use crate::error::KindError;
 use crate::options_table::{
-    ExportFormat, FilterJobParams, Filters, TableError, filter_chain, filtered_chain_schema,
-    keep_matching, parse_params, read_parquet, sort_and_limit,
+    ExportFormat, FilterJobParams, Screened, TableError, filtered_chain_schema, parse_params,
+    read_parquet, screen_chain,
 };
 use crate::outputs::ResultFiles;
 
@@ -119,25 +119,9 @@ fn filter_and_write(
     })?;
     let rows_in = batches.iter().map(|b| b.num_rows()).sum();
     ctx.progress(1, Some(3), Some("calculating columns".to_owned()));
-    // Every row with its columns (one solver pass), then this job's filters on it:
-    // the same rows as the filters-first pipeline (tested in `options_table`).
-    let every_row = FilterJobParams {
-        filters: Filters::default(),
-        sort_by: None,
-        descending: false,
-        limit: None,
-        ..params.clone()
-    };
-    let all = filter_chain(
-        &batches,
-        &every_row,
-        trading_day(),
-        ctx.services.table_threads,
-    )
-    .map_err(|e| table_error(&e))?;
-    let kept = keep_matching(&all, &params.filters)
-        .and_then(|kept| sort_and_limit(&kept, params))
-        .map_err(|e| table_error(&e))?;
+    let Screened { every_row, kept } =
+        screen_chain(&batches, params, trading_day(), ctx.services.table_threads)
+            .map_err(|e| table_error(&e))?;
     ctx.progress(2, Some(3), Some("writing the results".to_owned()));
     let schema = filtered_chain_schema();
     let filtered_stem = format!("{stem}-filtered");
@@ -155,7 +139,7 @@ fn filter_and_write(
         &format!("{stem}-calculated"),
         ExportFormat::Parquet,
         &schema,
-        std::slice::from_ref(&all),
+        &every_row,
     )?;
     Ok((files, rows_in, kept.num_rows()))
 }

@@ -148,7 +148,7 @@ mod tests {
         CalcSettings, DEFAULT_RISK_FREE_RATE, add_calculated_columns,
     };
     use crate::options_table::fixtures::{chain, row, today};
-    use crate::options_table::{filter_chain, filtered_chain_schema};
+    use crate::options_table::{filter_chain, filtered_chain_schema, screen_chain};
 
     fn enriched() -> RecordBatch {
         let settings = CalcSettings::new(today(), DEFAULT_RISK_FREE_RATE).unwrap();
@@ -353,6 +353,25 @@ mod tests {
             let naive = sort_and_limit(&keep_matching(&enriched(), &p.filters).unwrap(), &p);
             let piped = filter_chain(&[chain()], &p, today(), one).unwrap();
             assert_eq!(piped, naive.unwrap(), "{filters}");
+        }
+    }
+
+    #[test]
+    fn the_job_keeps_every_row_and_the_rows_of_the_pipeline() {
+        let slices: Vec<_> = (0..7).map(|i| chain().slice(i, 1)).collect();
+        for threads in [1, 3] {
+            let threads = std::num::NonZeroUsize::new(threads).unwrap();
+            for filters in [json!({}), json!({"delta_min": 0.15, "min_oi": 1000})] {
+                let p = params(json!({"source_job_id": Uuid::nil(), "filters": filters,
+                                      "sort_by": "delta", "descending": true, "limit": 3}));
+                let screened = screen_chain(&slices, &p, today(), threads).unwrap();
+                let every_row =
+                    arrow::compute::concat_batches(&filtered_chain_schema(), &screened.every_row)
+                        .unwrap();
+                assert_eq!(every_row, enriched(), "{filters}");
+                let piped = filter_chain(&[chain()], &p, today(), threads).unwrap();
+                assert_eq!(screened.kept, piped, "{filters}");
+            }
         }
     }
 }

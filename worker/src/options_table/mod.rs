@@ -4,7 +4,7 @@
 //!
 //! Everything here works on Arrow `RecordBatch`es and local files. It does not know
 //! about jobs, tenants, Postgres or storage quotas: the job kind reads the source job's
-//! Parquet file, calls [`filter_chain`] and hands the written files to the job engine.
+//! Parquet file, calls [`screen_chain`] and hands the written files to the job engine.
 //! The per-row formulas are the scalar functions of `fairlane_shared::options`.
 
 pub mod calculated;
@@ -17,6 +17,7 @@ pub mod writers;
 mod fixtures;
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -53,17 +54,16 @@ pub enum TableError {
     InvalidParam(FieldError),
 }
 
-/// The whole `options.filter` pipeline over a processed chain: adds the calculated
-/// columns as of `today` (the exchange's calendar date, IST for NSE), keeps the rows
-/// that pass every filter, then sorts and limits. Returns one batch with the
-/// [`filtered_chain_schema`].
+/// The `options.filter` pipeline with the solver skipped where it cannot matter: adds
+/// the calculated columns as of `today` (the exchange's calendar date, IST for NSE),
+/// keeps the rows that pass every filter, then sorts and limits. Returns one batch with
+/// the [`filtered_chain_schema`].
 ///
 /// The filters that need no implied volatility run first, and the solver (most of the
 /// cost) runs only on the rows that pass them; a row must pass every filter, so the
-/// result is the one of computing every column first. The row-wise work is split into
-/// slices of at most [`schema::READ_BATCH_ROWS`] rows spread over `threads` scoped
-/// threads; the caller picks `threads` (the worker's cores divided by its job
-/// concurrency). The result does not depend on `threads`.
+/// result is the one of computing every column first ([`screen_chain`]). The row-wise
+/// work runs on `threads` threads ([`for_each_slice`]); the result does not depend on
+/// `threads`.
 pub fn filter_chain(
     batches: &[RecordBatch],
     params: &FilterJobParams,
@@ -71,6 +71,70 @@ pub fn filter_chain(
     threads: NonZeroUsize,
 ) -> Result<RecordBatch, TableError> {
     let settings = CalcSettings::new(today, params.risk_free_rate())?;
+    let quote_filters = Filters {
+        delta_min: None,
+        delta_max: None,
+        ..params.filters.clone()
+    };
+    let kept = for_each_slice(batches, threads, |slice| {
+        let candidates = keep_matching(&add_quote_columns(slice, &settings)?, &quote_filters)?;
+        keep_matching(
+            &add_calculated_columns(&candidates, &settings)?,
+            &params.filters,
+        )
+    })?;
+    let kept = arrow::compute::concat_batches(&filtered_chain_schema(), &kept)?;
+    sort_and_limit(&kept, params)
+}
+
+/// What an `options.filter` job makes of a processed chain.
+#[derive(Debug)]
+pub struct Screened {
+    /// Every row with its calculated columns, in input order, in slices of at most
+    /// [`schema::READ_BATCH_ROWS`] rows.
+    pub every_row: Vec<RecordBatch>,
+    /// The rows of `every_row` that pass the filters, sorted and limited.
+    pub kept: RecordBatch,
+}
+
+/// The `options.filter` job's work: the calculated columns for every row (the job
+/// stores them all) and, in the same pass, the filters; then the sort and limit of
+/// `params`. Gives the same `kept` rows as [`filter_chain`], which skips the solver for
+/// rows an IV-free filter drops. Runs on `threads` threads ([`for_each_slice`]).
+pub fn screen_chain(
+    batches: &[RecordBatch],
+    params: &FilterJobParams,
+    today: NaiveDate,
+    threads: NonZeroUsize,
+) -> Result<Screened, TableError> {
+    let settings = CalcSettings::new(today, params.risk_free_rate())?;
+    let (every_row, kept): (Vec<_>, Vec<_>) = for_each_slice(batches, threads, |slice| {
+        let enriched = add_calculated_columns(slice, &settings)?;
+        let kept = keep_matching(&enriched, &params.filters)?;
+        Ok((enriched, kept))
+    })?
+    .into_iter()
+    .unzip();
+    let kept = arrow::compute::concat_batches(&filtered_chain_schema(), &kept)?;
+    Ok(Screened {
+        every_row,
+        kept: sort_and_limit(&kept, params)?,
+    })
+}
+
+/// Runs `work` on every slice of at most [`schema::READ_BATCH_ROWS`] rows of `batches`
+/// over `threads` scoped threads, each taking the next unclaimed slice, and returns the
+/// results in slice order. The caller picks `threads` (the worker's cores divided by
+/// its job concurrency).
+pub fn for_each_slice<T, F>(
+    batches: &[RecordBatch],
+    threads: NonZeroUsize,
+    work: F,
+) -> Result<Vec<T>, TableError>
+where
+    T: Send,
+    F: Fn(&RecordBatch) -> Result<T, TableError> + Sync,
+{
     let slices: Vec<RecordBatch> = batches
         .iter()
         .flat_map(|batch| {
@@ -81,30 +145,20 @@ pub fn filter_chain(
                 })
         })
         .collect();
-    // Filters that need no model run first; the solver then sees only their survivors.
-    let quote_filters = Filters {
-        delta_min: None,
-        delta_max: None,
-        ..params.filters.clone()
-    };
-    let per_thread = slices.len().div_ceil(threads.get()).max(1);
-    let kept = std::thread::scope(|scope| {
-        let workers: Vec<_> = slices
-            .chunks(per_thread)
-            .map(|chunk| {
-                let (settings, quote_filters) = (&settings, &quote_filters);
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|slice| {
-                            let candidates =
-                                keep_matching(&add_quote_columns(slice, settings)?, quote_filters)?;
-                            keep_matching(
-                                &add_calculated_columns(&candidates, settings)?,
-                                &params.filters,
-                            )
-                        })
-                        .collect::<Result<Vec<_>, TableError>>()
+    let next = AtomicUsize::new(0);
+    let threads = threads.get().min(slices.len()).max(1);
+    let done = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(slice) = slices.get(i) else {
+                            return Ok(done);
+                        };
+                        done.push((i, work(slice)?));
+                    }
                 })
             })
             .collect();
@@ -115,9 +169,9 @@ pub fn filter_chain(
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
-            .collect::<Result<Vec<_>, TableError>>()
+            .collect::<Result<Vec<Vec<(usize, T)>>, TableError>>()
     })?;
-    let kept: Vec<RecordBatch> = kept.into_iter().flatten().collect();
-    let all = arrow::compute::concat_batches(&filtered_chain_schema(), &kept)?;
-    sort_and_limit(&all, params)
+    let mut done: Vec<(usize, T)> = done.into_iter().flatten().collect();
+    done.sort_unstable_by_key(|(i, _)| *i);
+    Ok(done.into_iter().map(|(_, result)| result).collect())
 }
