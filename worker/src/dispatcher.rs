@@ -1,8 +1,14 @@
-//! The claim loop: while this process has a free slot, ask Redis for up to that many
-//! (user, job) proposals (round-robin, per-user quota), confirm each with the Postgres
-//! claim, and hand confirmed jobs to apalis. A proposal Postgres refuses is released:
-//! requeued at the head of its lane when the job is still queued (quota full in
-//! Postgres), dropped otherwise (stale, duplicate or cancelled delivery).
+//! The claim loop: while this process has free slots, ask Redis for up to that many
+//! (user, job) proposals (fair rounds, per-user quota), confirm them all in one
+//! Postgres transaction (`lease::claim_batch`), and hand confirmed jobs to apalis. A
+//! proposal Postgres refuses is released (one script call for the batch): requeued at
+//! the head of its lane when the job is still queued (quota full in Postgres), dropped
+//! otherwise (stale, duplicate or cancelled delivery).
+//!
+//! When there is nothing to claim it waits for a wake-up message (published with new
+//! work on `<prefix>jobs:wake`) or, should one be lost, its poll interval.
+//!
+//! It does not run or complete jobs: the supervisor and the completer do.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,9 +16,10 @@ use std::time::{Duration, Instant};
 use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
-use fairlane_shared::jobs::dispatch::{self, JobRef};
+use fairlane_shared::jobs::dispatch;
 use fairlane_shared::jobs::lease::{self, ClaimOutcome, Outcome};
-use tokio::sync::{Semaphore, mpsc, watch};
+use futures::StreamExt;
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use crate::runtime::{Runtime, turned_on};
 use crate::task::JobTask;
@@ -30,6 +37,8 @@ pub async fn run(
     let ttl = rt.settings.jobs.lease_ttl;
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
     let default_limit = rt.settings.jobs.max_running_jobs;
+    let wake = rt.wake.clone();
+    let listener = tokio::spawn(listen_for_wake_ups(rt.clone(), wake.clone()));
     loop {
         let first = tokio::select! {
             permit = slots.clone().acquire_owned() => match permit {
@@ -53,16 +62,39 @@ pub async fn run(
                 Vec::new()
             }
         };
+        let verdicts = if proposals.is_empty() {
+            Vec::new()
+        } else {
+            match lease::claim_batch(
+                &rt.db,
+                &rt.redis,
+                &proposals,
+                &rt.worker_id,
+                ttl,
+                default_limit,
+            )
+            .await
+            {
+                Ok(verdicts) => verdicts,
+                Err(e) => {
+                    tracing::warn!(error = %e, jobs = proposals.len(), "cannot claim in postgres");
+                    proposals.iter().map(|_| ClaimOutcome::QuotaFull).collect()
+                }
+            }
+        };
         let mut claimed_any = false;
-        for job in proposals {
-            match lease::claim(&rt.db, &rt.redis, job, &rt.worker_id, ttl, default_limit).await {
-                Ok(ClaimOutcome::Claimed(claimed)) => {
+        let mut releases = Vec::new();
+        for (job, verdict) in proposals.iter().zip(verdicts) {
+            match verdict {
+                ClaimOutcome::Claimed(claimed) => {
                     rt.metrics
                         .claim_latency
                         .observe(asked_at.elapsed().as_secs_f64());
                     let Some(permit) = permits.pop() else {
                         // Redis never proposes more jobs than asked for.
-                        release(&rt, job, true).await;
+                        let _ =
+                            lease::finish(&rt.db, &rt.redis, &claimed, &Outcome::Released, None)
+                                .await;
                         continue;
                     };
                     claimed_any = true;
@@ -76,31 +108,49 @@ pub async fn run(
                     if jobs.send(task).await.is_err() {
                         tracing::error!(job_id = %job.id, "job runtime is gone; releasing the claim");
                         let _ =
-                            lease::finish(&rt.db, &rt.redis, &claimed, &Outcome::Released).await;
+                            lease::finish(&rt.db, &rt.redis, &claimed, &Outcome::Released, None)
+                                .await;
                     }
                 }
-                Ok(ClaimOutcome::QuotaFull) => release(&rt, job, true).await,
-                Ok(ClaimOutcome::NotClaimable) => release(&rt, job, false).await,
-                Err(e) => {
-                    tracing::warn!(error = %e, job_id = %job.id, "cannot claim in postgres");
-                    release(&rt, job, true).await;
-                }
+                ClaimOutcome::QuotaFull => releases.push((*job, true)),
+                ClaimOutcome::NotClaimable => releases.push((*job, false)),
             }
+        }
+        if !releases.is_empty()
+            && let Err(e) = dispatch::release_many(&rt.redis, &releases).await
+        {
+            // The Redis leases expire by themselves and the reconciler re-publishes.
+            tracing::warn!(error = %e, jobs = releases.len(), "cannot release proposals");
         }
         drop(permits);
         if !claimed_any {
             tokio::select! {
                 () = tokio::time::sleep(idle) => {}
+                () = wake.notified() => {}
                 () = turned_on(&mut stop) => break,
             }
         }
     }
+    listener.abort();
     tracing::info!("dispatcher stopped claiming");
 }
 
-async fn release(rt: &Runtime, job: JobRef, requeue: bool) {
-    if let Err(e) = dispatch::release(&rt.redis, job, requeue).await {
-        // The Redis lease expires by itself and the reconciler re-publishes the job.
-        tracing::warn!(error = %e, job_id = %job.id, "cannot release a proposal");
+/// Turns wake-up messages into [`Notify`] permits (one is stored while the dispatcher
+/// is busy, so work published meanwhile is not missed), resubscribing after failures.
+async fn listen_for_wake_ups(rt: Arc<Runtime>, wake: Arc<Notify>) {
+    loop {
+        match dispatch::wake_ups(&rt.redis).await {
+            Ok(stream) => {
+                let mut stream = std::pin::pin!(stream);
+                while stream.next().await.is_some() {
+                    wake.notify_one();
+                }
+                tracing::warn!("wake-up subscription ended, resubscribing");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot subscribe to wake-ups"),
+        }
+        // Work may have been published while unsubscribed.
+        wake.notify_one();
+        tokio::time::sleep(REDIS_RETRY).await;
     }
 }

@@ -1,6 +1,8 @@
 //! What every part of a worker process shares: connections, identity, settings,
-//! metrics, the signals that drive shutdown, and the cancellation switches of running
-//! jobs (fed by the Redis cancel channel).
+//! metrics, the signals that drive shutdown, the cancellation switches of running
+//! jobs (fed by the Redis cancel channel), the dispatcher's wake-up and the completer.
+//!
+//! `Runtime::new` starts the completer task, so it must be called inside Tokio.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -11,9 +13,10 @@ use deadpool_postgres::Pool;
 use fairlane_shared::jobs;
 use fairlane_shared::redis_conn::Redis;
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
+use crate::completer::Completer;
 use crate::contexts::UserContexts;
 use crate::metrics::Metrics;
 use crate::services::Services;
@@ -36,6 +39,10 @@ pub struct Runtime {
     pub services: Arc<Services>,
     /// Turns true when the shutdown grace period is over: running jobs are released.
     pub grace_expired: watch::Receiver<bool>,
+    /// Tells the dispatcher to claim now: work was published or slots were freed.
+    pub wake: Arc<Notify>,
+    /// Records successes in batches.
+    pub completer: Completer,
     cancellations: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
 }
 
@@ -58,6 +65,8 @@ impl Runtime {
             table_threads: table_threads(settings.concurrency),
             forecast: settings.forecast.clone(),
         });
+        let wake = Arc::new(Notify::new());
+        let completer = Completer::start(db.clone(), redis.clone(), wake.clone());
         Arc::new(Self {
             db,
             redis,
@@ -66,6 +75,8 @@ impl Runtime {
             metrics: Metrics::new(),
             services,
             grace_expired,
+            wake,
+            completer,
             cancellations: Mutex::new(HashMap::new()),
         })
     }
