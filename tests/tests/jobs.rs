@@ -168,6 +168,32 @@ async fn progress_of_a_running_job_is_visible_and_listing_pages_newest_first() {
 }
 
 #[tokio::test]
+async fn a_succeeded_job_shows_its_last_progress_not_a_stale_one() {
+    let app = app_with(&[]).await;
+    let engine = Engine::connect(&app).await;
+    let user = engine.create_user(None, None).await;
+    let _worker = engine.start_worker(&[]).await;
+
+    // `sleep` reports 0/300 at once and 300/300 as it ends, well inside the progress
+    // writer's throttle: only the completing write can store the last report.
+    let sleeper = engine.submit(user, "sleep", json!({"ms": 300})).await;
+    let done = engine
+        .wait_job(user, sleeper.id, Duration::from_secs(10), |j| {
+            j.state.is_terminal()
+        })
+        .await;
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    assert_eq!(
+        done.progress,
+        Some(jobs::Progress {
+            done: 300,
+            total: Some(300),
+            message: Some("sleeping".to_owned()),
+        })
+    );
+}
+
+#[tokio::test]
 async fn idempotency_keys_return_the_same_job_and_the_queued_quota_holds() {
     let app = app_with(&[]).await;
     let engine = Engine::connect(&app).await;
