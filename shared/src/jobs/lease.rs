@@ -174,7 +174,8 @@ pub async fn claim_batch(
                      lease_expires_at = now() + $3::bigint * interval '1 millisecond', worker_id = $4, \
                      started_at = COALESCE(started_at, now()), progress = NULL, updated_at = now() \
                  FROM unnest($1::uuid[], $2::uuid[]) AS p(id, user_id) \
-                 WHERE jobs.id = p.id AND jobs.user_id = p.user_id AND jobs.state = 'queued' \
+                 WHERE jobs.id = ANY($1) AND jobs.id = p.id AND jobs.user_id = p.user_id \
+                     AND jobs.state = 'queued' \
                      AND jobs.run_at <= now() AND jobs.cancel_requested_at IS NULL \
                  RETURNING jobs.id, kind, params, attempt, max_attempts, timeout_ms, lease_token",
             )
@@ -192,7 +193,7 @@ pub async fn claim_batch(
             .prepare_cached(
                 "SELECT jobs.id FROM jobs JOIN unnest($1::uuid[], $2::uuid[]) AS p(id, user_id) \
                  ON jobs.id = p.id AND jobs.user_id = p.user_id \
-                 WHERE jobs.state = 'queued' AND jobs.cancel_requested_at IS NULL",
+                 WHERE jobs.id = ANY($1) AND jobs.state = 'queued' AND jobs.cancel_requested_at IS NULL",
             )
             .await?;
         still_queued = tx
@@ -372,7 +373,8 @@ pub async fn succeed_many(
                  error_message = NULL, progress = COALESCE(s.progress, jobs.progress), \
                  finished_at = now(), lease_token = NULL, lease_expires_at = NULL, updated_at = now() \
              FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::jsonb[]) AS s(id, token, result, progress) \
-             WHERE jobs.id = s.id AND jobs.lease_token = s.token AND jobs.state = 'running' \
+             WHERE jobs.id = ANY($1) AND jobs.id = s.id AND jobs.lease_token = s.token \
+                 AND jobs.state = 'running' \
              RETURNING jobs.id",
         )
         .await?;
