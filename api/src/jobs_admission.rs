@@ -13,6 +13,13 @@ use crate::error::{ApiError, ApiResult};
 /// Admits a validated job for the caller, or explains why not.
 pub async fn admit(state: &AppState, auth: &AuthUser, new: &NewJob) -> ApiResult<()> {
     let params = new.params();
+    if !matches!(
+        new.kind(),
+        "options.process" | "options.filter" | "forecast"
+    ) {
+        // Nothing to look up: no connection checkout (one round trip each) per job.
+        return Ok(());
+    }
     let db = state.db().get().await?;
     match new.kind() {
         "options.process" => {

@@ -168,6 +168,32 @@ async fn progress_of_a_running_job_is_visible_and_listing_pages_newest_first() {
 }
 
 #[tokio::test]
+async fn a_succeeded_job_shows_its_last_progress_not_a_stale_one() {
+    let app = app_with(&[]).await;
+    let engine = Engine::connect(&app).await;
+    let user = engine.create_user(None, None).await;
+    let _worker = engine.start_worker(&[]).await;
+
+    // `sleep` reports 0/300 at once and 300/300 as it ends, well inside the progress
+    // writer's throttle: only the completing write can store the last report.
+    let sleeper = engine.submit(user, "sleep", json!({"ms": 300})).await;
+    let done = engine
+        .wait_job(user, sleeper.id, Duration::from_secs(10), |j| {
+            j.state.is_terminal()
+        })
+        .await;
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    assert_eq!(
+        done.progress,
+        Some(jobs::Progress {
+            done: 300,
+            total: Some(300),
+            message: Some("sleeping".to_owned()),
+        })
+    );
+}
+
+#[tokio::test]
 async fn idempotency_keys_return_the_same_job_and_the_queued_quota_holds() {
     let app = app_with(&[]).await;
     let engine = Engine::connect(&app).await;
@@ -349,12 +375,84 @@ async fn a_job_that_kills_its_worker_fails_after_max_attempts_while_others_flow(
     }
     assert_eq!(crashes, 3, "one crash per attempt, then never again");
     for id in echoes {
-        engine
+        let echo = engine
             .wait_job(bystander, id, Duration::from_secs(20), |j| {
                 j.state == JobState::Succeeded
             })
             .await;
+        // A bystander can share the poison job's first crash, never a second one: once
+        // interrupted, the poison job runs alone.
+        assert!(echo.attempt <= 2, "{echo:?}");
     }
+}
+
+#[tokio::test]
+async fn a_job_whose_last_attempt_was_interrupted_is_claimed_only_alone() {
+    let app = app_with(&[]).await;
+    let engine = Engine::connect(&app).await;
+    let user = engine.create_user(Some(10), None).await;
+    let plain = engine
+        .submit(user, "echo", json!({"message": "plain"}))
+        .await;
+    let suspects = [
+        engine.submit(user, "echo", json!({"message": "a"})).await,
+        engine.submit(user, "echo", json!({"message": "b"})).await,
+    ];
+    for suspect in &suspects {
+        engine
+            .db
+            .get()
+            .await
+            .unwrap()
+            .execute(
+                "UPDATE jobs SET attempt = 1, error_code = 'interrupted' WHERE id = $1",
+                &[&suspect.id],
+            )
+            .await
+            .unwrap();
+    }
+    let refs: Vec<jobs::JobRef> = [plain.id, suspects[0].id, suspects[1].id]
+        .into_iter()
+        .map(|id| jobs::JobRef { id, user_id: user })
+        .collect();
+    let claim = |exclusive: bool| {
+        let refs = refs.clone();
+        let engine = &engine;
+        async move {
+            jobs::lease::claim_batch(
+                &engine.db,
+                &engine.redis,
+                &refs,
+                "test-worker",
+                Duration::from_secs(30),
+                2,
+                exclusive,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    use jobs::lease::ClaimOutcome as C;
+
+    // A worker holding other jobs takes the plain job and defers both suspects.
+    let busy = claim(false).await;
+    assert!(matches!(busy[0], C::Claimed(_)), "{busy:?}");
+    assert!(matches!(busy[1..], [C::Deferred, C::Deferred]), "{busy:?}");
+    // An idle worker takes exactly one suspect, alone, and defers the other.
+    let idle = claim(true).await;
+    assert!(
+        matches!(idle[0], C::NotClaimable),
+        "already running: {idle:?}"
+    );
+    let C::ClaimedAlone(alone) = &idle[1] else {
+        panic!("{idle:?}")
+    };
+    assert_eq!((alone.job.id, alone.attempt), (suspects[0].id, 2));
+    assert!(matches!(idle[2], C::Deferred), "{idle:?}");
+    assert_eq!(
+        engine.get(user, suspects[1].id).await.state,
+        JobState::Queued
+    );
 }
 
 #[tokio::test]

@@ -1,8 +1,20 @@
-//! The claim loop: while this process has a free slot, ask Redis for up to that many
-//! (user, job) proposals (round-robin, per-user quota), confirm each with the Postgres
-//! claim, and hand confirmed jobs to apalis. A proposal Postgres refuses is released:
-//! requeued at the head of its lane when the job is still queued (quota full in
-//! Postgres), dropped otherwise (stale, duplicate or cancelled delivery).
+//! The claim loop: while this process has free slots, ask Redis for up to that many
+//! (user, job) proposals (fair rounds, per-user quota), confirm them all in one
+//! Postgres transaction (`lease::claim_batch`), and hand confirmed jobs to apalis. A
+//! proposal Postgres refuses is released (one script call for the batch): requeued at
+//! the head of its lane when the job is still queued (quota full in Postgres), dropped
+//! otherwise (stale, duplicate or cancelled delivery).
+//!
+//! A job whose last attempt was interrupted (a *suspect*: it may have killed its last
+//! worker) runs alone: a claim made while this process holds other jobs defers it,
+//! and the dispatcher then drains (claims nothing until every job it holds has its
+//! outcome written) and claims exclusively; after claiming one alone it drains again.
+//! So a job that kills its worker takes no bystander down after its first attempt.
+//!
+//! When there is nothing to claim it waits for a wake-up message (published with new
+//! work on `<prefix>jobs:wake`) or, should one be lost, its poll interval.
+//!
+//! It does not run or complete jobs: the supervisor and the completer do.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,9 +22,10 @@ use std::time::{Duration, Instant};
 use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
-use fairlane_shared::jobs::dispatch::{self, JobRef};
+use fairlane_shared::jobs::dispatch;
 use fairlane_shared::jobs::lease::{self, ClaimOutcome, Outcome};
-use tokio::sync::{Semaphore, mpsc, watch};
+use futures::StreamExt;
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use crate::runtime::{Runtime, turned_on};
 use crate::task::JobTask;
@@ -30,6 +43,11 @@ pub async fn run(
     let ttl = rt.settings.jobs.lease_ttl;
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
     let default_limit = rt.settings.jobs.max_running_jobs;
+    let wake = rt.wake.clone();
+    let listener = tokio::spawn(listen_for_wake_ups(rt.clone(), wake.clone()));
+    // Set when a suspect was claimed alone or deferred: claim nothing until this process
+    // holds no job, then claim exclusively (see `lease::claim_batch`).
+    let mut draining = false;
     loop {
         let first = tokio::select! {
             permit = slots.clone().acquire_owned() => match permit {
@@ -38,6 +56,17 @@ pub async fn run(
             },
             () = turned_on(&mut stop) => break,
         };
+        let exclusive = rt.held_jobs() == 0;
+        if draining && !exclusive {
+            drop(first);
+            tokio::select! {
+                () = tokio::time::sleep(rt.settings.poll_interval) => {}
+                () = wake.notified() => {}
+                () = turned_on(&mut stop) => break,
+            }
+            continue;
+        }
+        draining = false;
         let mut permits = vec![first];
         while let Ok(permit) = slots.clone().try_acquire_owned() {
             permits.push(permit);
@@ -53,54 +82,109 @@ pub async fn run(
                 Vec::new()
             }
         };
-        let mut claimed_any = false;
-        for job in proposals {
-            match lease::claim(&rt.db, &rt.redis, job, &rt.worker_id, ttl, default_limit).await {
-                Ok(ClaimOutcome::Claimed(claimed)) => {
-                    rt.metrics
-                        .claim_latency
-                        .observe(asked_at.elapsed().as_secs_f64());
-                    let Some(permit) = permits.pop() else {
-                        // Redis never proposes more jobs than asked for.
-                        release(&rt, job, true).await;
-                        continue;
-                    };
-                    claimed_any = true;
-                    let task = TaskBuilder::new(JobTask::new(
-                        claimed.clone(),
-                        permit,
-                        rt.services.clone(),
-                    ))
-                    .task_id(TaskId::from_string(job.id.to_string()))
-                    .build();
-                    if jobs.send(task).await.is_err() {
-                        tracing::error!(job_id = %job.id, "job runtime is gone; releasing the claim");
-                        let _ =
-                            lease::finish(&rt.db, &rt.redis, &claimed, &Outcome::Released).await;
-                    }
-                }
-                Ok(ClaimOutcome::QuotaFull) => release(&rt, job, true).await,
-                Ok(ClaimOutcome::NotClaimable) => release(&rt, job, false).await,
+        let verdicts = if proposals.is_empty() {
+            Vec::new()
+        } else {
+            match lease::claim_batch(
+                &rt.db,
+                &rt.redis,
+                &proposals,
+                &rt.worker_id,
+                ttl,
+                default_limit,
+                exclusive,
+            )
+            .await
+            {
+                Ok(verdicts) => verdicts,
                 Err(e) => {
-                    tracing::warn!(error = %e, job_id = %job.id, "cannot claim in postgres");
-                    release(&rt, job, true).await;
+                    tracing::warn!(error = %e, jobs = proposals.len(), "cannot claim in postgres");
+                    proposals.iter().map(|_| ClaimOutcome::QuotaFull).collect()
                 }
             }
+        };
+        let mut claimed_any = false;
+        let mut releases = Vec::new();
+        for (job, verdict) in proposals.iter().zip(verdicts) {
+            let claimed = match verdict {
+                ClaimOutcome::Claimed(claimed) => claimed,
+                ClaimOutcome::ClaimedAlone(claimed) => {
+                    tracing::info!(job_id = %job.id, attempt = claimed.attempt,
+                        "running a job whose last attempt was interrupted alone");
+                    draining = true;
+                    claimed
+                }
+                ClaimOutcome::Deferred => {
+                    draining = true;
+                    releases.push((*job, true));
+                    continue;
+                }
+                ClaimOutcome::QuotaFull => {
+                    releases.push((*job, true));
+                    continue;
+                }
+                ClaimOutcome::NotClaimable => {
+                    releases.push((*job, false));
+                    continue;
+                }
+            };
+            rt.metrics
+                .claim_latency
+                .observe(asked_at.elapsed().as_secs_f64());
+            let Some(permit) = permits.pop() else {
+                // Redis never proposes more jobs than asked for.
+                let _ = lease::finish(&rt.db, &rt.redis, &claimed, &Outcome::Released, None).await;
+                continue;
+            };
+            claimed_any = true;
+            let task = TaskBuilder::new(JobTask::new(
+                claimed.clone(),
+                permit,
+                rt.hold(),
+                rt.services.clone(),
+            ))
+            .task_id(TaskId::from_string(job.id.to_string()))
+            .build();
+            if jobs.send(task).await.is_err() {
+                tracing::error!(job_id = %job.id, "job runtime is gone; releasing the claim");
+                let _ = lease::finish(&rt.db, &rt.redis, &claimed, &Outcome::Released, None).await;
+            }
+        }
+        if !releases.is_empty()
+            && let Err(e) = dispatch::release_many(&rt.redis, &releases).await
+        {
+            // The Redis leases expire by themselves and the reconciler re-publishes.
+            tracing::warn!(error = %e, jobs = releases.len(), "cannot release proposals");
         }
         drop(permits);
-        if !claimed_any {
+        if !claimed_any && !draining {
             tokio::select! {
                 () = tokio::time::sleep(idle) => {}
+                () = wake.notified() => {}
                 () = turned_on(&mut stop) => break,
             }
         }
     }
+    listener.abort();
     tracing::info!("dispatcher stopped claiming");
 }
 
-async fn release(rt: &Runtime, job: JobRef, requeue: bool) {
-    if let Err(e) = dispatch::release(&rt.redis, job, requeue).await {
-        // The Redis lease expires by itself and the reconciler re-publishes the job.
-        tracing::warn!(error = %e, job_id = %job.id, "cannot release a proposal");
+/// Turns wake-up messages into [`Notify`] permits (one is stored while the dispatcher
+/// is busy, so work published meanwhile is not missed), resubscribing after failures.
+async fn listen_for_wake_ups(rt: Arc<Runtime>, wake: Arc<Notify>) {
+    loop {
+        match dispatch::wake_ups(&rt.redis).await {
+            Ok(stream) => {
+                let mut stream = std::pin::pin!(stream);
+                while stream.next().await.is_some() {
+                    wake.notify_one();
+                }
+                tracing::warn!("wake-up subscription ended, resubscribing");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot subscribe to wake-ups"),
+        }
+        // Work may have been published while unsubscribed.
+        wake.notify_one();
+        tokio::time::sleep(REDIS_RETRY).await;
     }
 }

@@ -12,6 +12,7 @@
 //! `queued`, attempt not counted) and exits 0.
 
 pub mod backend;
+pub mod completer;
 pub mod contexts;
 pub mod dispatcher;
 pub mod error;
@@ -90,7 +91,10 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let worker = WorkerBuilder::new(worker_id.as_str())
         .backend(claimed_jobs)
         .enable_tracing()
-        .concurrency(concurrency)
+        // The dispatcher's slots bound the jobs whose code runs; a job frees its slot
+        // before its outcome is written, so apalis may hold up to twice as many
+        // supervisors (running plus completing).
+        .concurrency(concurrency * 2)
         .layer(SupervisorLayer::new(rt.clone()))
         .catch_panic()
         .build(run_kind);

@@ -1,9 +1,12 @@
 //! What every part of a worker process shares: connections, identity, settings,
-//! metrics, the signals that drive shutdown, and the cancellation switches of running
-//! jobs (fed by the Redis cancel channel).
+//! metrics, the signals that drive shutdown, the cancellation switches of running
+//! jobs (fed by the Redis cancel channel), the dispatcher's wake-up and the completer.
+//!
+//! `Runtime::new` starts the completer task, so it must be called inside Tokio.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,13 +14,30 @@ use deadpool_postgres::Pool;
 use fairlane_shared::jobs;
 use fairlane_shared::redis_conn::Redis;
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
+use crate::completer::Completer;
 use crate::contexts::UserContexts;
 use crate::metrics::Metrics;
 use crate::services::Services;
 use crate::settings::WorkerSettings;
+
+/// One claimed job counted by [`Runtime::hold`]; dropping it wakes the dispatcher
+/// when the process holds nothing any more (a draining dispatcher waits for that).
+#[derive(Debug)]
+pub struct HeldJob {
+    held: Arc<AtomicUsize>,
+    wake: Arc<Notify>,
+}
+
+impl Drop for HeldJob {
+    fn drop(&mut self) {
+        if self.held.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.wake.notify_one();
+        }
+    }
+}
 
 /// Shared state of one worker process.
 #[derive(Debug)]
@@ -36,10 +56,32 @@ pub struct Runtime {
     pub services: Arc<Services>,
     /// Turns true when the shutdown grace period is over: running jobs are released.
     pub grace_expired: watch::Receiver<bool>,
+    /// Tells the dispatcher to claim now: work was published or slots were freed.
+    pub wake: Arc<Notify>,
+    /// Records successes in batches.
+    pub completer: Completer,
+    /// Jobs this process claimed whose outcome is not written yet (running or
+    /// completing): the dispatcher claims a suspect only when it is zero.
+    held: Arc<AtomicUsize>,
     cancellations: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
 }
 
 impl Runtime {
+    /// Counts a freshly claimed job until the returned guard is dropped (after its
+    /// outcome is written, or its claim given up).
+    pub fn hold(&self) -> HeldJob {
+        self.held.fetch_add(1, Ordering::SeqCst);
+        HeldJob {
+            held: self.held.clone(),
+            wake: self.wake.clone(),
+        }
+    }
+
+    /// How many claimed jobs are running or completing in this process.
+    pub fn held_jobs(&self) -> usize {
+        self.held.load(Ordering::SeqCst)
+    }
+
     /// Assembles the runtime.
     pub fn new(
         db: Pool,
@@ -58,6 +100,8 @@ impl Runtime {
             table_threads: table_threads(settings.concurrency),
             forecast: settings.forecast.clone(),
         });
+        let wake = Arc::new(Notify::new());
+        let completer = Completer::start(db.clone(), redis.clone(), wake.clone());
         Arc::new(Self {
             db,
             redis,
@@ -66,6 +110,9 @@ impl Runtime {
             metrics: Metrics::new(),
             services,
             grace_expired,
+            wake,
+            completer,
+            held: Arc::new(AtomicUsize::new(0)),
             cancellations: Mutex::new(HashMap::new()),
         })
     }

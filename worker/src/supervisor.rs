@@ -1,7 +1,10 @@
 //! The job supervisor, a tower layer in the apalis service stack: around each job it
 //! keeps the lease alive (heartbeats), persists progress (throttled), enforces the
 //! kind's timeout, stops the job on cancellation, on lease loss or when the shutdown
-//! grace ends, and records the outcome fenced by the lease token.
+//! grace ends, and records the outcome fenced by the lease token: successes without
+//! result files through the batching [`completer`](crate::completer), the rest through
+//! `lease::finish`. The job's slot is freed as soon as its code is done, before the
+//! write; a success carries the job's last progress report into the same write.
 //!
 //! apalis's own `TimeoutLayer` has one duration per worker while each kind has its own
 //! limit, and apalis's ack/retry model (attempts in Redis, 25 fixed retries) is not
@@ -96,7 +99,11 @@ where
     F: Future<Output = Result<JobOutput, E>>,
     E: Into<BoxDynError>,
 {
-    let JobControl { progress, permit } = control;
+    let JobControl {
+        progress,
+        permit,
+        held,
+    } = control;
     let job_id = claimed.job.id;
     let (cancel_tx, mut cancelled) = rt.watch_cancel(job_id);
     let (lost_tx, mut lost) = watch::channel(false);
@@ -106,6 +113,7 @@ where
         cancel_tx,
         lost_tx,
     ));
+    let last_progress = progress.clone();
     let progress_writer = tokio::spawn(progress_loop(rt.clone(), claimed.clone(), progress));
     let mut grace_expired = rt.grace_expired.clone();
     rt.metrics.running.inc();
@@ -128,6 +136,11 @@ where
     heartbeats.abort();
     progress_writer.abort();
     rt.unwatch_cancel(job_id);
+    // The job's code is done: its slot may take the next job while the outcome is
+    // written (the lease still fences the write; the quota counts the job until then).
+    drop(permit);
+    // The latest report, flushed or not, goes with a success.
+    let final_progress = last_progress.borrow().clone();
 
     let label = match outcome {
         None => {
@@ -135,7 +148,25 @@ where
             "lease_lost"
         }
         Some(outcome) => {
-            let recorded = lease::finish(&rt.db, &rt.redis, &claimed, &outcome).await;
+            let recorded = match &outcome {
+                Outcome::Succeeded(output) if output.files.is_empty() => {
+                    rt.completer
+                        .succeeded(&claimed, output.summary.clone(), final_progress)
+                        .await
+                }
+                _ => {
+                    let recorded = lease::finish(
+                        &rt.db,
+                        &rt.redis,
+                        &claimed,
+                        &outcome,
+                        final_progress.as_ref(),
+                    )
+                    .await;
+                    rt.wake.notify_one();
+                    recorded
+                }
+            };
             if !matches!(recorded, Ok(Some(_)))
                 && let Outcome::Succeeded(output) = &outcome
             {
@@ -171,7 +202,8 @@ where
             outcome: label.to_owned(),
         })
         .inc();
-    drop(permit);
+    // The outcome is written (or the lease is lost): the process no longer holds the job.
+    drop(held);
     label
 }
 

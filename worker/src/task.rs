@@ -8,6 +8,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use std::sync::Arc;
 
 use crate::kinds::JobContext;
+use crate::runtime::HeldJob;
 use crate::services::Services;
 
 /// One claimed job on its way to execution.
@@ -26,13 +27,21 @@ pub struct JobTask {
 pub struct JobControl {
     /// The latest progress the job reported.
     pub progress: watch::Receiver<Option<Progress>>,
-    /// The dispatcher's slot, freed when the job is over.
+    /// The dispatcher's slot, freed when the job's code is over.
     pub permit: OwnedSemaphorePermit,
+    /// Counts the job as held by this process until its outcome is written.
+    pub held: HeldJob,
 }
 
 impl JobTask {
-    /// Wraps a fresh claim, holding `permit` until the job ends.
-    pub fn new(claimed: ClaimedJob, permit: OwnedSemaphorePermit, services: Arc<Services>) -> Self {
+    /// Wraps a fresh claim, holding `permit` until the job's code ends and `held` until
+    /// its outcome is written.
+    pub fn new(
+        claimed: ClaimedJob,
+        permit: OwnedSemaphorePermit,
+        held: HeldJob,
+        services: Arc<Services>,
+    ) -> Self {
         let (progress_tx, progress_rx) = watch::channel(None);
         let context = JobContext::new(
             claimed.job.id,
@@ -48,6 +57,7 @@ impl JobTask {
             control: Some(JobControl {
                 progress: progress_rx,
                 permit,
+                held,
             }),
         }
     }

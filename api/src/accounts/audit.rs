@@ -165,6 +165,43 @@ pub async fn record(
     Ok(())
 }
 
+/// Writes many events of one request with one statement (e.g. every job of a batch).
+pub async fn record_many(
+    client: &impl tokio_postgres::GenericClient,
+    meta: &RequestMeta,
+    events: &[Event<'_>],
+) -> Result<(), tokio_postgres::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let user_ids: Vec<Option<Uuid>> = events.iter().map(|e| e.user_id).collect();
+    let actor_ids: Vec<Option<Uuid>> = events.iter().map(|e| e.actor_id).collect();
+    let actions: Vec<&str> = events.iter().map(|e| e.action).collect();
+    let outcomes: Vec<&str> = events.iter().map(|e| e.outcome.as_str()).collect();
+    let targets: Vec<Option<&str>> = events.iter().map(|e| e.target.as_deref()).collect();
+    let details: Vec<&Value> = events.iter().map(|e| &e.details).collect();
+    client
+        .execute(
+            "INSERT INTO audit_events (user_id, actor_id, action, outcome, ip, user_agent, target, details, request_id)
+             SELECT e.user_id, e.actor_id, e.action, e.outcome, $7, $8, e.target, e.details, $9
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+                 AS e(user_id, actor_id, action, outcome, target, details)",
+            &[
+                &user_ids,
+                &actor_ids,
+                &actions,
+                &outcomes,
+                &targets,
+                &details,
+                &meta.ip,
+                &meta.user_agent,
+                &meta.request_id,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
 /// An event as the owner sees it in `GET /me/audit`.
 #[derive(Debug, Serialize)]
 pub struct EventView {

@@ -95,12 +95,16 @@ async fn submit(
     let mut db = state.db().get().await?;
     let tx = db.transaction().await?;
     let inserted = jobs::insert(&tx, auth.user.id, &new_jobs, &state.settings().jobs).await?;
-    for job in inserted.iter().filter(|i| i.created) {
-        let event = audit::Event::success(auth.user.id, "job.submit")
-            .target(job.job.id.to_string())
-            .details(json!({ "kind": job.job.kind }));
-        audit::record(&*tx, meta, event).await?;
-    }
+    let events: Vec<audit::Event<'_>> = inserted
+        .iter()
+        .filter(|i| i.created)
+        .map(|job| {
+            audit::Event::success(auth.user.id, "job.submit")
+                .target(job.job.id.to_string())
+                .details(json!({ "kind": job.job.kind }))
+        })
+        .collect();
+    audit::record_many(&*tx, meta, &events).await?;
     tx.commit().await?;
     if let Err(e) = jobs::publish(state.redis(), &inserted).await {
         // The jobs are committed; the reconciler publishes them once Redis is back.

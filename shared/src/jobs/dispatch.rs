@@ -14,9 +14,14 @@
 //!
 //! A job is *live* while `live` scores it in the future: publishing a live job is a
 //! no-op, so re-publishing (API retry, reconciler) never duplicates a delivery. Nothing
-//! here is authoritative: a claim proposes (user, job) pairs and the Postgres claim
+//! here is authoritative: a claim proposes (user, job) pairs, in fair rounds (one per user
+//! and round, each user up to their free running slots), and the Postgres claim
 //! ([`crate::jobs::lease`]) decides. After a FLUSHALL the reconciler re-publishes every
 //! queued job and heartbeats re-add running leases.
+//!
+//! Publishing also announces the new work on the `<prefix>jobs:wake` channel
+//! ([`WAKE_CHANNEL`]) from inside the script, so idle workers claim at once; their poll
+//! is the fallback when a message is lost.
 //!
 //! Scripts build key names from the prefix, so this layout does not run on Redis
 //! Cluster (one Redis, or a primary with replicas, is the supported deployment).
@@ -32,6 +37,10 @@ use crate::redis_conn::Redis;
 pub const EVENTS_CHANNEL: &str = "jobs:events";
 /// Pub/sub channel suffix for cancellation signals to running workers.
 pub const CANCEL_CHANNEL: &str = "jobs:cancel";
+/// Pub/sub channel suffix on which publishing announces new work (payload: how many
+/// jobs joined a lane), so idle dispatchers claim at once instead of at their next poll.
+/// A hint only: a lost message costs one poll interval.
+pub const WAKE_CHANNEL: &str = "jobs:wake";
 
 const TIME_MS: &str = r"
 local t = redis.call('TIME')
@@ -56,6 +65,9 @@ for i = 2, #ARGV, 3 do
     published = published + 1
   end
 end
+if published > 0 then
+  redis.call('PUBLISH', p .. 'wake', published)
+end
 return published
 "
     ))
@@ -66,10 +78,22 @@ static CLAIM: LazyLock<Script> = LazyLock::new(|| {
         r"{TIME_MS}
 local p, lease, deflimit, maxn = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local ring = p .. 'ring'
-local out, seen = {{}}, {{}}
+local out, seen, more = {{}}, {{}}, {{}}
+local count = 0
+local function admit(user, lane, run)
+  local job = redis.call('LPOP', lane)
+  if not job then return false end
+  redis.call('ZADD', run, now + lease, job)
+  redis.call('ZADD', p .. 'live', now + lease, job)
+  out[#out + 1] = user
+  out[#out + 1] = job
+  count = count + 1
+  return true
+end
+-- Round one rotates the ring: one admission per user with work and a free slot.
 local n = redis.call('LLEN', ring)
 for _ = 1, n do
-  if #out / 2 >= maxn then break end
+  if count >= maxn then break end
   local user = redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
   if not user or seen[user] then break end
   seen[user] = true
@@ -80,14 +104,24 @@ for _ = 1, n do
     redis.call('SREM', p .. 'ringset', user)
   else
     local limit = tonumber(redis.call('GET', p .. 'limit:' .. user) or deflimit)
-    if redis.call('ZCARD', run) < limit then
-      local job = redis.call('LPOP', lane)
-      redis.call('ZADD', run, now + lease, job)
-      redis.call('ZADD', p .. 'live', now + lease, job)
-      out[#out + 1] = user
-      out[#out + 1] = job
+    local free = limit - redis.call('ZCARD', run)
+    if free > 0 and admit(user, lane, run) and free > 1 then
+      more[#more + 1] = {{user, lane, run, free - 1}}
     end
   end
+end
+-- Further rounds in the same order, one admission per user and round, each user up
+-- to their free slots, until `maxn` or nobody has both work and a free slot.
+while count < maxn and #more > 0 do
+  local next_round = {{}}
+  for _, u in ipairs(more) do
+    if count >= maxn then break end
+    if admit(u[1], u[2], u[3]) and u[4] > 1 then
+      u[4] = u[4] - 1
+      next_round[#next_round + 1] = u
+    end
+  end
+  more = next_round
 end
 return out
 "
@@ -97,16 +131,19 @@ return out
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local p, user, job, requeue = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-redis.call('ZREM', p .. 'running:' .. user, job)
-if requeue == '1' then
-  redis.call('LPUSH', p .. 'lane:' .. user, job)
-  redis.call('ZADD', p .. 'live', '+inf', job)
-  if redis.call('SADD', p .. 'ringset', user) == 1 then
-    redis.call('RPUSH', p .. 'ring', user)
+local p = ARGV[1]
+for i = 2, #ARGV, 3 do
+  local user, job, requeue = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  redis.call('ZREM', p .. 'running:' .. user, job)
+  if requeue == '1' then
+    redis.call('LPUSH', p .. 'lane:' .. user, job)
+    redis.call('ZADD', p .. 'live', '+inf', job)
+    if redis.call('SADD', p .. 'ringset', user) == 1 then
+      redis.call('RPUSH', p .. 'ring', user)
+    end
+  else
+    redis.call('ZREM', p .. 'live', job)
   end
-else
-  redis.call('ZREM', p .. 'live', job)
 end
 return 1
 ",
@@ -139,9 +176,12 @@ return 1
 static RETIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local p, user, job = ARGV[1], ARGV[2], ARGV[3]
-redis.call('ZREM', p .. 'running:' .. user, job)
-redis.call('ZREM', p .. 'live', job)
+local p = ARGV[1]
+for i = 2, #ARGV, 2 do
+  local user, job = ARGV[i], ARGV[i + 1]
+  redis.call('ZREM', p .. 'running:' .. user, job)
+  redis.call('ZREM', p .. 'live', job)
+end
 return 1
 ",
     )
@@ -201,9 +241,11 @@ pub async fn publish(redis: &Redis, jobs: &[Publication]) -> crate::Result<usize
     Ok(published)
 }
 
-/// Admits up to `max` jobs round-robin over users with work, at most one per user and
-/// call, each only while its owner is under the running quota; every admitted job gets
-/// a Redis lease of `lease_ms`.
+/// Admits up to `max` jobs in fair rounds: round one rotates the ring and admits one
+/// job per user with work and a free slot; later rounds admit one more per such user
+/// and round, each user only up to their running quota (slots free in
+/// `running:<user>`). Every admitted job gets a Redis lease of `lease_ms`. The pairs
+/// come back in admission order.
 pub async fn claim(
     redis: &Redis,
     max: usize,
@@ -233,14 +275,22 @@ pub async fn claim(
 /// the head of its lane (the job is still queued, e.g. the quota was full in Postgres);
 /// otherwise the delivery is dropped (stale, duplicate or cancelled).
 pub async fn release(redis: &Redis, job: JobRef, requeue: bool) -> crate::Result<()> {
-    let _: i64 = RELEASE
-        .prepare_invoke()
-        .arg(prefix(redis))
-        .arg(job.user_id.to_string())
-        .arg(job.id.to_string())
-        .arg(if requeue { "1" } else { "0" })
-        .invoke_async(&mut redis.conn())
-        .await?;
+    release_many(redis, &[(job, requeue)]).await
+}
+
+/// [`release`] for many proposals in one script call.
+pub async fn release_many(redis: &Redis, jobs: &[(JobRef, bool)]) -> crate::Result<()> {
+    for chunk in jobs.chunks(1000) {
+        let mut invocation = RELEASE.prepare_invoke();
+        invocation.arg(prefix(redis));
+        for (job, requeue) in chunk {
+            invocation
+                .arg(job.user_id.to_string())
+                .arg(job.id.to_string())
+                .arg(if *requeue { "1" } else { "0" });
+        }
+        let _: i64 = invocation.invoke_async(&mut redis.conn()).await?;
+    }
     Ok(())
 }
 
@@ -261,14 +311,30 @@ pub async fn renew(redis: &Redis, job: JobRef, lease_ms: u64) -> crate::Result<(
 /// rescued). Cheap: an admitted job is no longer in its lane (a stray duplicate there is
 /// dropped by its claim), so no O(lane) scan.
 pub async fn retire(redis: &Redis, job: JobRef) -> crate::Result<()> {
-    let _: i64 = RETIRE
-        .prepare_invoke()
-        .arg(prefix(redis))
-        .arg(job.user_id.to_string())
-        .arg(job.id.to_string())
-        .invoke_async(&mut redis.conn())
-        .await?;
+    retire_many(redis, &[job]).await
+}
+
+/// [`retire`] for many jobs in one script call.
+pub async fn retire_many(redis: &Redis, jobs: &[JobRef]) -> crate::Result<()> {
+    for chunk in jobs.chunks(1000) {
+        let mut invocation = RETIRE.prepare_invoke();
+        invocation.arg(prefix(redis));
+        for job in chunk {
+            invocation
+                .arg(job.user_id.to_string())
+                .arg(job.id.to_string());
+        }
+        let _: i64 = invocation.invoke_async(&mut redis.conn()).await?;
+    }
     Ok(())
+}
+
+/// Wake-up hints from [`publish`] ([`WAKE_CHANNEL`]), on a dedicated connection, from
+/// now on. The stream ends when the connection does; subscribe again.
+pub async fn wake_ups(
+    redis: &Redis,
+) -> crate::Result<impl futures::Stream<Item = String> + Send + use<>> {
+    crate::jobs::events::subscribe_channel(redis, redis.key(WAKE_CHANNEL)).await
 }
 
 /// Forgets a waiting job entirely: out of its lane (an O(lane) scan), its running slot

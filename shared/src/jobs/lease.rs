@@ -7,15 +7,20 @@
 //! lease expired and the rescuer (or another worker) moved on, the old worker's writes
 //! affect no row and it learns it lost the job (invariant 2, no zombie completion).
 //!
-//! **Running quota in Postgres (invariant 4).** The claim transaction locks the owner's
-//! `users` row `FOR UPDATE`, then counts the owner's `running` jobs in a new statement
-//! (so the count sees every claim committed before the lock was granted), and claims
-//! only below `users.max_running_jobs` (else the deployment default). Claims for one
-//! user are therefore serialised and the count is exact, whatever Redis says: after a
-//! Redis flush the Redis quota may admit too many, and Postgres refuses the excess.
-//! Running jobs with an expired lease still count until the rescuer moves them, so a
-//! paused worker's job is never double-counted away.
+//! **Running quota in Postgres (invariant 4).** The claim transaction locks the owners'
+//! `users` rows `FOR UPDATE` (in id order), then counts their `running` jobs in a new
+//! statement (so the count sees every claim committed before the locks were granted),
+//! and claims only below `users.max_running_jobs` (else the deployment default). Claims
+//! for one user are therefore serialised and the count is exact, whatever Redis says:
+//! after a Redis flush the Redis quota may admit too many, and Postgres refuses the
+//! excess. Running jobs with an expired lease still count until the rescuer moves them,
+//! so a paused worker's job is never double-counted away.
+//!
+//! A worker confirms all the proposals of one Redis claim in one transaction
+//! ([`claim_batch`]) and records successes without files in batches ([`succeed_many`]);
+//! both keep the per-row rules above.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
@@ -55,87 +60,232 @@ pub struct ClaimedJob {
 pub enum ClaimOutcome {
     /// The job is ours.
     Claimed(ClaimedJob),
+    /// The job is ours, and it is a suspect (see [`claim_batch`]): the worker runs
+    /// nothing else until it is over.
+    ClaimedAlone(ClaimedJob),
     /// The job is still queued but its owner is at the running quota: requeue it.
     QuotaFull,
+    /// The job is still queued but must wait for a worker with nothing else in hand
+    /// (it is a suspect, or another suspect was claimed alone): requeue it.
+    Deferred,
     /// The job is not claimable (finished, running elsewhere, cancelled, owner
     /// inactive or gone): drop the delivery.
     NotClaimable,
 }
 
-/// Claims `job` for `worker_id` if Postgres agrees (see the module docs).
-pub async fn claim(
+/// Confirms a batch of Redis proposals in one transaction; returns one verdict per
+/// proposal, in order.
+///
+/// The owners' `users` rows are locked `FOR UPDATE` in id order (so concurrent batches
+/// cannot deadlock), then one statement counts each owner's `running` jobs, which sees
+/// every claim committed before the locks were granted. Each owner's proposals, in
+/// order, are candidates while `running + candidates < limit`; the rest are refused
+/// (requeued if still queued, dropped otherwise). One `UPDATE` claims the candidates
+/// that are still `queued`, due and not cancelled; a candidate it skips is stale and
+/// dropped. A skipped candidate never lets an over-quota proposal through in the same
+/// batch, so the quota can only be under-used for one round, never exceeded.
+///
+/// A *suspect* is a queued job whose last attempt was interrupted (its worker died or
+/// hung past its lease): it may be what killed the worker, so it runs alone, and no
+/// bystander shares its fate twice. Only an `exclusive` claim (the worker has nothing
+/// else running or completing) takes one, and then only that one
+/// ([`ClaimOutcome::ClaimedAlone`]; the batch's other candidates are deferred); other
+/// claims defer suspects ([`ClaimOutcome::Deferred`]), and the worker drains.
+pub async fn claim_batch(
     db: &Pool,
     redis: &Redis,
-    job: JobRef,
+    proposals: &[JobRef],
     worker_id: &str,
     ttl: Duration,
     default_running_limit: i64,
-) -> Result<ClaimOutcome, JobError> {
+    exclusive: bool,
+) -> Result<Vec<ClaimOutcome>, JobError> {
+    if proposals.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut owners: Vec<Uuid> = proposals.iter().map(|p| p.user_id).collect();
+    owners.sort_unstable();
+    owners.dedup();
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    let Some(owner) = tx
-        .query_opt(
-            "SELECT COALESCE(max_running_jobs::bigint, $2) FROM users WHERE id = $1 AND active FOR UPDATE",
-            &[&job.user_id, &default_running_limit],
-        )
-        .await?
-    else {
-        return Ok(ClaimOutcome::NotClaimable);
-    };
-    let limit: i64 = owner.get(0);
-    let running: i64 = tx
-        .query_one(
-            "SELECT count(*) FROM jobs WHERE user_id = $1 AND state = 'running'",
-            &[&job.user_id],
-        )
-        .await?
-        .get(0);
-    if running >= limit {
-        let still_queued = tx
-            .query_opt(
-                "SELECT 1 FROM jobs WHERE id = $1 AND user_id = $2 AND state = 'queued' \
-                 AND cancel_requested_at IS NULL",
-                &[&job.id, &job.user_id],
-            )
-            .await?
-            .is_some();
-        return Ok(if still_queued {
-            ClaimOutcome::QuotaFull
-        } else {
-            ClaimOutcome::NotClaimable
-        });
-    }
-    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    let row = tx
-        .query_opt(
-            "UPDATE jobs SET state = 'running', attempt = attempt + 1, \
-                 lease_token = gen_random_uuid(), \
-                 lease_expires_at = now() + $3::bigint * interval '1 millisecond', worker_id = $4, \
-                 started_at = COALESCE(started_at, now()), progress = NULL, updated_at = now() \
-             WHERE id = $1 AND user_id = $2 AND state = 'queued' AND run_at <= now() \
-                 AND cancel_requested_at IS NULL \
-             RETURNING kind, params, attempt, max_attempts, timeout_ms, lease_token",
-            &[&job.id, &job.user_id, &ttl_ms, &worker_id],
+    let lock = tx
+        .prepare_cached(
+            "SELECT id, COALESCE(max_running_jobs::bigint, $2) FROM users \
+             WHERE id = ANY($1) AND active ORDER BY id FOR UPDATE",
         )
         .await?;
-    tx.commit().await?;
-    if row.is_some() {
-        events::notify(redis, job.id, job.user_id, JobState::Running).await;
+    let limits: HashMap<Uuid, i64> = tx
+        .query(&lock, &[&owners, &default_running_limit])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let count = tx
+        .prepare_cached(
+            "SELECT user_id, count(*) FROM jobs WHERE user_id = ANY($1) AND state = 'running' \
+             GROUP BY user_id",
+        )
+        .await?;
+    let mut running: HashMap<Uuid, i64> = tx
+        .query(&count, &[&owners])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+
+    // Per proposal: Some(true) candidate, Some(false) over quota, None owner not claimable.
+    let mut verdicts: Vec<Option<bool>> = Vec::with_capacity(proposals.len());
+    let mut seen = HashSet::new();
+    for p in proposals {
+        let Some(limit) = limits.get(&p.user_id) else {
+            verdicts.push(None);
+            continue;
+        };
+        if !seen.insert(p.id) {
+            verdicts.push(None); // the same job twice in one batch: a duplicate delivery
+            continue;
+        }
+        let used = running.entry(p.user_id).or_insert(0);
+        if *used < *limit {
+            *used += 1;
+            verdicts.push(Some(true));
+        } else {
+            verdicts.push(Some(false));
+        }
     }
-    Ok(match row {
-        Some(row) => ClaimOutcome::Claimed(ClaimedJob {
-            job,
-            kind: row.get("kind"),
-            params: row.get("params"),
-            attempt: row.get("attempt"),
-            max_attempts: row.get("max_attempts"),
-            timeout: Duration::from_millis(
-                u64::try_from(row.get::<_, i64>("timeout_ms")).unwrap_or(0),
-            ),
-            lease_token: row.get("lease_token"),
-        }),
-        None => ClaimOutcome::NotClaimable,
-    })
+    let candidates: Vec<Uuid> = proposals
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, v)| **v == Some(true))
+        .map(|(p, _)| p.id)
+        .collect();
+    let suspects = if candidates.is_empty() {
+        HashSet::new()
+    } else {
+        let select = tx
+            .prepare_cached(
+                "SELECT id FROM jobs WHERE id = ANY($1) AND state = 'queued' \
+                 AND error_code = 'interrupted'",
+            )
+            .await?;
+        tx.query(&select, &[&candidates])
+            .await?
+            .iter()
+            .map(|r| r.get::<_, Uuid>(0))
+            .collect::<HashSet<_>>()
+    };
+    // The one suspect this claim runs alone, if any; every other candidate of the batch
+    // is deferred then, and suspects always are otherwise.
+    let alone = candidates
+        .iter()
+        .copied()
+        .find(|id| exclusive && suspects.contains(id));
+    let mut deferred = HashSet::new();
+    for (p, verdict) in proposals.iter().zip(verdicts.iter_mut()) {
+        let defer = match alone {
+            Some(alone) => p.id != alone,
+            None => suspects.contains(&p.id),
+        };
+        if *verdict == Some(true) && defer {
+            *verdict = Some(false);
+            deferred.insert(p.id);
+        }
+    }
+    let pick = |wanted: bool| -> (Vec<Uuid>, Vec<Uuid>) {
+        proposals
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| **v == Some(wanted))
+            .map(|(p, _)| (p.id, p.user_id))
+            .unzip()
+    };
+    let (claim_ids, claim_users) = pick(true);
+    let (full_ids, full_users) = pick(false);
+
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    let mut claimed: HashMap<Uuid, tokio_postgres::Row> = HashMap::new();
+    if !claim_ids.is_empty() {
+        let update = tx
+            .prepare_cached(
+                "UPDATE jobs SET state = 'running', attempt = attempt + 1, \
+                     lease_token = gen_random_uuid(), \
+                     lease_expires_at = now() + $3::bigint * interval '1 millisecond', worker_id = $4, \
+                     started_at = COALESCE(started_at, now()), progress = NULL, updated_at = now() \
+                 FROM unnest($1::uuid[], $2::uuid[]) AS p(id, user_id) \
+                 WHERE jobs.id = ANY($1) AND jobs.id = p.id AND jobs.user_id = p.user_id \
+                     AND jobs.state = 'queued' \
+                     AND jobs.run_at <= now() AND jobs.cancel_requested_at IS NULL \
+                 RETURNING jobs.id, kind, params, attempt, max_attempts, timeout_ms, lease_token",
+            )
+            .await?;
+        for row in tx
+            .query(&update, &[&claim_ids, &claim_users, &ttl_ms, &worker_id])
+            .await?
+        {
+            claimed.insert(row.get("id"), row);
+        }
+    }
+    let mut still_queued: HashSet<Uuid> = HashSet::new();
+    if !full_ids.is_empty() {
+        let queued = tx
+            .prepare_cached(
+                "SELECT jobs.id FROM jobs JOIN unnest($1::uuid[], $2::uuid[]) AS p(id, user_id) \
+                 ON jobs.id = p.id AND jobs.user_id = p.user_id \
+                 WHERE jobs.id = ANY($1) AND jobs.state = 'queued' AND jobs.cancel_requested_at IS NULL",
+            )
+            .await?;
+        still_queued = tx
+            .query(&queued, &[&full_ids, &full_users])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+    }
+    tx.commit().await?;
+    drop(client);
+
+    let changes: Vec<_> = proposals
+        .iter()
+        .filter(|p| claimed.contains_key(&p.id))
+        .map(|p| (p.id, p.user_id, JobState::Running))
+        .collect();
+    if !changes.is_empty() {
+        events::notify_all(redis, &changes).await;
+    }
+    Ok(proposals
+        .iter()
+        .zip(verdicts)
+        .map(|(p, verdict)| match verdict {
+            Some(true) => match claimed.remove(&p.id) {
+                Some(row) => {
+                    let job = claimed_job(*p, &row);
+                    if alone == Some(p.id) {
+                        ClaimOutcome::ClaimedAlone(job)
+                    } else {
+                        ClaimOutcome::Claimed(job)
+                    }
+                }
+                None => ClaimOutcome::NotClaimable,
+            },
+            Some(false) if still_queued.contains(&p.id) && deferred.contains(&p.id) => {
+                ClaimOutcome::Deferred
+            }
+            Some(false) if still_queued.contains(&p.id) => ClaimOutcome::QuotaFull,
+            _ => ClaimOutcome::NotClaimable,
+        })
+        .collect())
+}
+
+fn claimed_job(job: JobRef, row: &tokio_postgres::Row) -> ClaimedJob {
+    ClaimedJob {
+        job,
+        kind: row.get("kind"),
+        params: row.get("params"),
+        attempt: row.get("attempt"),
+        max_attempts: row.get("max_attempts"),
+        timeout: Duration::from_millis(u64::try_from(row.get::<_, i64>("timeout_ms")).unwrap_or(0)),
+        lease_token: row.get("lease_token"),
+    }
 }
 
 /// A heartbeat's answer.
@@ -228,6 +378,80 @@ pub enum Outcome {
     Released,
 }
 
+fn progress_value(progress: &Progress) -> Value {
+    serde_json::to_value(progress).unwrap_or(Value::Null)
+}
+
+/// A successful attempt without result files, for [`succeed_many`].
+#[derive(Debug, Clone)]
+pub struct Success {
+    /// The claim it ran under.
+    pub claimed: ClaimedJob,
+    /// The result summary.
+    pub summary: Value,
+    /// The job's last progress report.
+    pub progress: Option<Progress>,
+}
+
+/// Records many successful attempts without result files with one statement, each row
+/// fenced by its own lease token exactly as [`finish`] does; then frees their Redis
+/// slots (one script call) and announces them. Returns, per success in order, whether
+/// it was recorded (`false`: the lease was lost, a zombie, nothing written for it).
+pub async fn succeed_many(
+    db: &Pool,
+    redis: &Redis,
+    successes: &[Success],
+) -> Result<Vec<bool>, JobError> {
+    if successes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = chrono::Utc::now();
+    let ids: Vec<Uuid> = successes.iter().map(|s| s.claimed.job.id).collect();
+    let tokens: Vec<Uuid> = successes.iter().map(|s| s.claimed.lease_token).collect();
+    let results: Vec<Value> = successes
+        .iter()
+        .map(|s| result_value(s.summary.clone(), &[], s.claimed.job.id, now))
+        .collect();
+    let progress: Vec<Option<Value>> = successes
+        .iter()
+        .map(|s| s.progress.as_ref().map(progress_value))
+        .collect();
+    let client = db.get().await?;
+    let statement = client
+        .prepare_cached(
+            "UPDATE jobs SET state = 'succeeded', result = s.result, error_code = NULL, \
+                 error_message = NULL, progress = COALESCE(s.progress, jobs.progress), \
+                 finished_at = now(), lease_token = NULL, lease_expires_at = NULL, updated_at = now() \
+             FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::jsonb[]) AS s(id, token, result, progress) \
+             WHERE jobs.id = ANY($1) AND jobs.id = s.id AND jobs.lease_token = s.token \
+                 AND jobs.state = 'running' \
+             RETURNING jobs.id",
+        )
+        .await?;
+    let recorded: HashSet<Uuid> = client
+        .query(&statement, &[&ids, &tokens, &results, &progress])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    drop(client);
+    let done: Vec<JobRef> = successes
+        .iter()
+        .map(|s| s.claimed.job)
+        .filter(|job| recorded.contains(&job.id))
+        .collect();
+    if let Err(e) = dispatch::retire_many(redis, &done).await {
+        // The reconciler and lease expiry repair Redis; Postgres already has the truth.
+        tracing::warn!(error = %e, jobs = done.len(), "cannot update dispatch after finishing jobs");
+    }
+    let changes: Vec<_> = done
+        .iter()
+        .map(|job| (job.id, job.user_id, JobState::Succeeded))
+        .collect();
+    events::notify_all(redis, &changes).await;
+    Ok(ids.iter().map(|id| recorded.contains(id)).collect())
+}
+
 async fn register_files(
     tx: &tokio_postgres::Transaction<'_>,
     claimed: &ClaimedJob,
@@ -264,11 +488,16 @@ async fn register_files(
 
 /// Records the end of an attempt, fenced by the lease token. Returns the job's new
 /// state, or `None` when the lease was lost (a zombie: nothing was written).
+///
+/// `progress` is the job's last report: on success it is stored in the same fenced
+/// write (the throttled progress writer may not have flushed it), so a finished job
+/// never shows a stale progress.
 pub async fn finish(
     db: &Pool,
     redis: &Redis,
     claimed: &ClaimedJob,
     outcome: &Outcome,
+    progress: Option<&Progress>,
 ) -> Result<Option<JobState>, JobError> {
     let mut client = db.get().await?;
     let id = &claimed.job.id;
@@ -282,13 +511,15 @@ pub async fn finish(
             let tx = client.transaction().await?;
             let now = chrono::Utc::now();
             let result = result_value(output.summary.clone(), &output.files, *id, now);
+            let progress = progress.map(progress_value);
             let row = tx
                 .query_opt(
                     &format!(
                         "UPDATE jobs SET state = 'succeeded', result = $3, error_code = NULL, \
-                         error_message = NULL, finished_at = now(), {RELEASED} {FENCE}"
+                         error_message = NULL, progress = COALESCE($4, progress), \
+                         finished_at = now(), {RELEASED} {FENCE}"
                     ),
-                    &[id, token, &result],
+                    &[id, token, &result, &progress],
                 )
                 .await?;
             if row.is_some() && !output.files.is_empty() {

@@ -123,30 +123,33 @@ pub async fn insert(
         .ok_or(JobError::UnknownUser)?;
     let (queued_limit, running_limit): (i64, i64) = (limits.get(0), limits.get(1));
 
-    let by_key = tx
-        .prepare(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = $1 AND idempotency_key = $2"
-        ))
-        .await?;
-    // Keys new in this batch, and existing jobs by key.
-    let mut new_keys: HashSet<&str> = HashSet::new();
-    let mut existing: HashMap<&str, Job> = HashMap::new();
-    let mut to_create = 0i64;
-    for new in new_jobs {
-        match new.idempotency_key.as_deref() {
-            Some(key) if new_keys.contains(key) || existing.contains_key(key) => {}
-            Some(key) => match tx.query_opt(&by_key, &[&user_id, &key]).await? {
-                Some(row) => {
-                    existing.insert(key, Job::from_row(&row));
-                }
-                None => {
-                    new_keys.insert(key);
-                    to_create += 1;
-                }
-            },
-            None => to_create += 1,
+    // Jobs that already hold one of the batch's idempotency keys, in one query.
+    let keys: Vec<&str> = new_jobs
+        .iter()
+        .filter_map(|n| n.idempotency_key.as_deref())
+        .collect();
+    let mut existing: HashMap<String, Job> = HashMap::new();
+    if !keys.is_empty() {
+        let by_key = tx
+            .prepare(&format!(
+                "SELECT {JOB_COLUMNS}, idempotency_key FROM jobs \
+                 WHERE user_id = $1 AND idempotency_key = ANY($2)"
+            ))
+            .await?;
+        for row in tx.query(&by_key, &[&user_id, &keys]).await? {
+            existing.insert(row.get("idempotency_key"), Job::from_row(&row));
         }
     }
+
+    // What to create: one row per job, except a repeated key (the first one wins).
+    let mut new_keys: HashSet<&str> = HashSet::new();
+    let mut ids: Vec<Option<Uuid>> = Vec::with_capacity(new_jobs.len());
+    for new in new_jobs {
+        let key = new.idempotency_key.as_deref();
+        let reused = key.is_some_and(|k| existing.contains_key(k) || !new_keys.insert(k));
+        ids.push((!reused).then(Uuid::now_v7));
+    }
+    let to_create = i64::try_from(ids.iter().flatten().count()).unwrap_or(i64::MAX);
 
     let queued: i64 = tx
         .query_one(
@@ -162,46 +165,81 @@ pub async fn insert(
         });
     }
 
-    let insert = tx
-        .prepare(&format!(
-            "INSERT INTO jobs (id, user_id, kind, params, max_attempts, timeout_ms, idempotency_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {JOB_COLUMNS}"
-        ))
-        .await?;
-    let mut created_by_key: HashMap<&str, Job> = HashMap::new();
-    let mut out = Vec::with_capacity(new_jobs.len());
-    for new in new_jobs {
-        let key = new.idempotency_key.as_deref();
-        if let Some(job) = key.and_then(|k| existing.get(k).or_else(|| created_by_key.get(k))) {
-            out.push(Inserted {
-                job: job.clone(),
-                created: false,
-                running_limit,
-            });
-            continue;
+    // One multi-row insert for the whole batch.
+    let mut created: HashMap<Uuid, Job> = HashMap::new();
+    if to_create > 0 {
+        let mut columns = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for (new, id) in new_jobs.iter().zip(&ids) {
+            let Some(id) = id else { continue };
+            columns.0.push(*id);
+            columns.1.push(new.kind.as_str());
+            columns.2.push(&new.params);
+            columns.3.push(new.spec.max_attempts);
+            columns
+                .4
+                .push(i64::try_from(new.spec.timeout.as_millis()).unwrap_or(i64::MAX));
+            columns.5.push(new.idempotency_key.as_deref());
         }
-        let timeout_ms = i64::try_from(new.spec.timeout.as_millis()).unwrap_or(i64::MAX);
-        let row = tx
-            .query_one(
+        let insert = tx
+            .prepare(&format!(
+                "INSERT INTO jobs (id, user_id, kind, params, max_attempts, timeout_ms, idempotency_key) \
+                 SELECT n.id, $1, n.kind, n.params, n.max_attempts, n.timeout_ms, n.idempotency_key \
+                 FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::int4[], $6::int8[], $7::text[]) \
+                     AS n(id, kind, params, max_attempts, timeout_ms, idempotency_key) \
+                 RETURNING {JOB_COLUMNS}"
+            ))
+            .await?;
+        for row in tx
+            .query(
                 &insert,
                 &[
-                    &Uuid::now_v7(),
-                    &user_id,
-                    &new.kind,
-                    &new.params,
-                    &new.spec.max_attempts,
-                    &timeout_ms,
-                    &key,
+                    &user_id, &columns.0, &columns.1, &columns.2, &columns.3, &columns.4,
+                    &columns.5,
                 ],
             )
-            .await?;
-        let job = Job::from_row(&row);
-        if let Some(k) = key {
-            created_by_key.insert(k, job.clone());
+            .await?
+        {
+            let job = Job::from_row(&row);
+            created.insert(job.id, job);
         }
+    }
+
+    let mut out = Vec::with_capacity(new_jobs.len());
+    let mut by_new_key: HashMap<&str, Job> = HashMap::new();
+    for (new, id) in new_jobs.iter().zip(&ids) {
+        let key = new.idempotency_key.as_deref();
+        let (job, was_created) = match id {
+            Some(id) => {
+                let job = created.get(id).cloned().ok_or_else(|| {
+                    JobError::Infra(anyhow::anyhow!("inserted job {id} not returned").into())
+                })?;
+                if let Some(k) = key {
+                    by_new_key.insert(k, job.clone());
+                }
+                (job, true)
+            }
+            None => {
+                let k = key.unwrap_or_default();
+                let job = existing
+                    .get(k)
+                    .or_else(|| by_new_key.get(k))
+                    .cloned()
+                    .ok_or_else(|| {
+                        JobError::Infra(anyhow::anyhow!("no job for key {k:?}").into())
+                    })?;
+                (job, false)
+            }
+        };
         out.push(Inserted {
             job,
-            created: true,
+            created: was_created,
             running_limit,
         });
     }

@@ -1,0 +1,107 @@
+//! The completer: one task per worker process that records successful attempts without
+//! result files in batches. Supervisors hand it their job's success and wait for the
+//! verdict; it takes whatever is waiting (up to [`MAX_BATCH`]) and writes it with one
+//! fenced statement (`lease::succeed_many`: every row still checked against its own
+//! lease token, so a zombie's success is rejected and its supervisor learns it lost the
+//! lease), one Redis script call and one pipelined batch of events. While a batch is
+//! written the next one accumulates, so the cost per job falls as the load rises.
+//!
+//! It is not the only way outcomes are recorded: failures, cancellations, releases and
+//! successes with result files (which are registered and charged in their completing
+//! transaction) go through `lease::finish` as before. Nothing is buffered beyond the
+//! waiting supervisors: a crash loses no acknowledged completion, only unwritten ones,
+//! whose leases expire and whose jobs run again (at-least-once).
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use fairlane_shared::jobs::lease::{self, Success};
+use fairlane_shared::jobs::{ClaimedJob, JobError, JobState, Progress};
+use fairlane_shared::redis_conn::Redis;
+use serde_json::Value;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+/// Most successes written by one statement.
+pub const MAX_BATCH: usize = 256;
+
+struct Pending {
+    success: Success,
+    reply: oneshot::Sender<Result<Option<JobState>, String>>,
+}
+
+/// The handle supervisors use; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Completer {
+    tx: mpsc::UnboundedSender<Pending>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("job", &self.success.claimed.job)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Completer {
+    /// Starts the completer task; `written` is notified after every batch (slots of
+    /// the jobs' owners are free again in Redis: the dispatcher may claim).
+    pub fn start(db: Pool, redis: Redis, written: Arc<Notify>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(db, redis, rx, written));
+        Self { tx }
+    }
+
+    /// Records a successful attempt without result files; `Ok(None)` when the lease was
+    /// lost (nothing was written), like `lease::finish`.
+    pub async fn succeeded(
+        &self,
+        claimed: &ClaimedJob,
+        summary: Value,
+        progress: Option<Progress>,
+    ) -> Result<Option<JobState>, JobError> {
+        let (reply, verdict) = oneshot::channel();
+        let pending = Pending {
+            success: Success {
+                claimed: claimed.clone(),
+                summary,
+                progress,
+            },
+            reply,
+        };
+        let gone = || JobError::Infra(anyhow::anyhow!("the completer stopped").into());
+        self.tx.send(pending).map_err(|_| gone())?;
+        verdict
+            .await
+            .map_err(|_| gone())?
+            .map_err(|e| JobError::Infra(anyhow::anyhow!(e).into()))
+    }
+}
+
+async fn run(
+    db: Pool,
+    redis: Redis,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+    written: Arc<Notify>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let successes: Vec<Success> = batch.iter().map(|p| p.success.clone()).collect();
+        match lease::succeed_many(&db, &redis, &successes).await {
+            Ok(recorded) => {
+                for (pending, recorded) in batch.drain(..).zip(recorded) {
+                    let _ = pending
+                        .reply
+                        .send(Ok(recorded.then_some(JobState::Succeeded)));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for pending in batch.drain(..) {
+                    let _ = pending.reply.send(Err(message.clone()));
+                }
+            }
+        }
+        written.notify_one();
+    }
+}
