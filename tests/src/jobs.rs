@@ -222,16 +222,31 @@ impl Engine {
 }
 
 /// How many times each job was completed (`job finished` logged, i.e. a fenced write
-/// committed) with `state`, across `workers`.
-pub fn finished_counts(workers: &[&TestProcess], state: &str) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for worker in workers {
-        for event in worker.events() {
-            if event["message"] == "job finished" && event["state"] == state {
-                let id = event["job_id"].as_str().unwrap_or_default().to_owned();
-                *counts.entry(id).or_default() += 1;
+/// committed) with `state`, across `workers`. A worker logs a completion just after its
+/// write commits, so this first waits (up to 10 s) until every job of `expected` has
+/// its line.
+pub async fn finished_counts(
+    workers: &[&TestProcess],
+    state: &str,
+    expected: &[Uuid],
+) -> HashMap<String, usize> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for worker in workers {
+            for event in worker.events() {
+                if event["message"] == "job finished" && event["state"] == state {
+                    let id = event["job_id"].as_str().unwrap_or_default().to_owned();
+                    *counts.entry(id).or_default() += 1;
+                }
             }
         }
+        let complete = expected
+            .iter()
+            .all(|id| counts.contains_key(&id.to_string()));
+        if complete || std::time::Instant::now() > deadline {
+            return counts;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    counts
 }

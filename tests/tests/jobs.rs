@@ -333,7 +333,8 @@ async fn a_killed_workers_job_runs_again_on_another_worker_within_30_seconds() {
         engine.worker_of(job.id).await.as_deref(),
         Some(second.id.as_str())
     );
-    let completions = finished_counts(&[&first.process, &second.process], "succeeded");
+    let completions =
+        finished_counts(&[&first.process, &second.process], "succeeded", &[job.id]).await;
     assert_eq!(completions.get(&job.id.to_string()), Some(&1));
 }
 
@@ -498,7 +499,8 @@ async fn a_paused_worker_cannot_complete_a_job_it_lost() {
         "zombie did not notice:\n{}",
         zombie.process.tail(20)
     );
-    let completions = finished_counts(&[&zombie.process, &healthy.process], "succeeded");
+    let completions =
+        finished_counts(&[&zombie.process, &healthy.process], "succeeded", &[job.id]).await;
     assert_eq!(
         completions.get(&job.id.to_string()),
         Some(&1),
@@ -676,7 +678,12 @@ async fn jobs_survive_the_loss_of_everything_in_redis() {
         republished,
         "the jobs finished without the reconciler: the fault came too late"
     );
-    let completions = finished_counts(&[&workers[0].process, &workers[1].process], "succeeded");
+    let completions = finished_counts(
+        &[&workers[0].process, &workers[1].process],
+        "succeeded",
+        &accepted,
+    )
+    .await;
     for id in &accepted {
         assert_eq!(
             completions.get(&id.to_string()),
@@ -821,7 +828,7 @@ async fn a_job_accepted_while_redis_is_down_runs_once_redis_is_back() {
             j.state == JobState::Succeeded
         })
         .await;
-    let completions = finished_counts(&[&worker.process], "succeeded");
+    let completions = finished_counts(&[&worker.process], "succeeded", &[accepted]).await;
     assert_eq!(completions.get(&accepted.to_string()), Some(&1));
 }
 
@@ -923,7 +930,7 @@ async fn killing_and_stopping_workers_under_load_loses_and_duplicates_nothing() 
     assert!(lost.is_empty(), "lost: {lost:?}");
     // Duplicate effects: fenced completions, from every worker's history (logs).
     let all: Vec<_> = workers.iter().chain(&retired).map(|w| &w.process).collect();
-    let completions = finished_counts(&all, "succeeded");
+    let completions = finished_counts(&all, "succeeded", &accepted).await;
     let duplicated: Vec<_> = completions.iter().filter(|(_, n)| **n > 1).collect();
     assert!(duplicated.is_empty(), "duplicate effects: {duplicated:?}");
     assert_eq!(engine.count_by_state().await.get("succeeded"), Some(&120));
