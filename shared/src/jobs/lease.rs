@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use serde_json::Value;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::jobs::dispatch::{self, JobRef};
@@ -129,11 +130,28 @@ pub async fn claim_batch(
              GROUP BY user_id",
         )
         .await?;
-    let mut running: HashMap<Uuid, i64> = tx
-        .query(&count, &[&owners])
-        .await?
+    // Suspects among the proposals. Only the primary key in the WHERE clause: with
+    // `state = 'queued'` there the planner may walk the partial index of every waiting
+    // job instead.
+    let select = tx
+        .prepare_cached(
+            "SELECT id, state = 'queued' AND error_code IS NOT DISTINCT FROM 'interrupted' \
+             FROM jobs WHERE id = ANY($1)",
+        )
+        .await?;
+    let ids: Vec<Uuid> = proposals.iter().map(|p| p.id).collect();
+    // Both in one round trip (tokio-postgres pipelines concurrent queries).
+    let (count_params, select_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
+        ([&owners], [&ids]);
+    let (counted, flagged) = tokio::try_join!(
+        tx.query(&count, &count_params),
+        tx.query(&select, &select_params)
+    )?;
+    let mut running: HashMap<Uuid, i64> = counted.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let suspects: HashSet<Uuid> = flagged
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .filter(|r| r.get::<_, bool>(1))
+        .map(|r| r.get::<_, Uuid>(0))
         .collect();
 
     // Per proposal: Some(true) candidate, Some(false) over quota, None owner not claimable.
@@ -162,24 +180,6 @@ pub async fn claim_batch(
         .filter(|(_, v)| **v == Some(true))
         .map(|(p, _)| p.id)
         .collect();
-    let suspects = if candidates.is_empty() {
-        HashSet::new()
-    } else {
-        // Only the primary key in the WHERE clause: with `state = 'queued'` there the
-        // planner may walk the partial index of every waiting job instead.
-        let select = tx
-            .prepare_cached(
-                "SELECT id, state = 'queued' AND error_code IS NOT DISTINCT FROM 'interrupted' \
-                 FROM jobs WHERE id = ANY($1)",
-            )
-            .await?;
-        tx.query(&select, &[&candidates])
-            .await?
-            .iter()
-            .filter(|r| r.get::<_, bool>(1))
-            .map(|r| r.get::<_, Uuid>(0))
-            .collect::<HashSet<_>>()
-    };
     // The one suspect this claim runs alone, if any; every other candidate of the batch
     // is deferred then, and suspects always are otherwise.
     let alone = candidates
