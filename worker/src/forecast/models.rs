@@ -14,12 +14,14 @@
 //! first origin and then filtered forward over the next windows with its parameters
 //! fixed (statsforecast's `cross_validation(refit=False)`); so is AutoARIMA (its order
 //! and coefficients, re-applied to the data up to each later origin); Theta and
-//! SeasonalNaive are cheap and are refitted at every origin.
+//! SeasonalNaive are cheap and are refitted at every origin. The final refit after
+//! validation (`Model::refit`) fits only the ETS forms with the best AICc at the first
+//! origin (`ETS_SHORTLIST`) instead of all of them again.
 
 use anofox_forecast::core::{Forecast, TimeSeries};
 use anofox_forecast::models::arima::{ARIMA, AutoARIMA, ModelOrder, SARIMA, SARIMASpec};
 use anofox_forecast::models::baseline::{Naive, SeasonalNaive};
-use anofox_forecast::models::exponential::AutoETS;
+use anofox_forecast::models::exponential::{AutoETS, ETS, ETSSpec};
 use anofox_forecast::models::inspect::Explanation;
 use anofox_forecast::models::theta::AutoTheta;
 use anofox_forecast::models::{Forecaster, IncrementalForecaster};
@@ -62,7 +64,13 @@ pub struct Validation {
     pub specification: String,
     /// One forecast of `horizon` values per origin, in the order of the origins.
     pub forecasts: Vec<Vec<f64>>,
+    /// For ETS: the forms with the best AICc at the first origin, best first, which
+    /// `Model::refit` tries instead of searching every form again.
+    shortlist: Vec<ETSSpec>,
 }
+
+/// ETS forms `Model::refit` refits on the whole series (the best by AICc wins).
+pub const ETS_SHORTLIST: usize = 3;
 
 /// One prediction interval band.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +133,18 @@ impl Model {
                 let specification = model
                     .selected_spec()
                     .map_or_else(|| self.as_str().to_owned(), |spec| spec.short_name());
+                // A guarded fit (spikes capped, trend forms dropped) is not reproduced
+                // by fitting single forms: refit with the full search then.
+                let shortlist = if model.spike_guard_triggered() {
+                    Vec::new()
+                } else {
+                    model
+                        .model_scores()
+                        .iter()
+                        .take(ETS_SHORTLIST)
+                        .map(|(spec, _)| *spec)
+                        .collect()
+                };
                 let mut forecasts = Vec::with_capacity(origins.len());
                 let mut fitted_to = first;
                 for &origin in origins {
@@ -138,6 +158,7 @@ impl Model {
                 Ok(Validation {
                     specification,
                     forecasts,
+                    shortlist,
                 })
             }
             Model::Arima => {
@@ -174,6 +195,7 @@ impl Model {
                 Ok(Validation {
                     specification,
                     forecasts,
+                    shortlist: Vec::new(),
                 })
             }
             Model::Theta | Model::SeasonalNaive => {
@@ -188,12 +210,85 @@ impl Model {
                 Ok(Validation {
                     specification,
                     forecasts,
+                    shortlist: Vec::new(),
                 })
             }
             Model::Combination => {
                 Err(self.failed_with("the combination is validated through its members"))
             }
         }
+    }
+
+    /// `fit_predict` after `validate`, reusing what validation learnt: for ETS, only the
+    /// validation's shortlist of forms is refitted and the best by AICc predicts (the
+    /// full search when none of them fits); for the combination, each member so (the
+    /// members' validations, in `COMBINATION_MEMBERS` order, are `validations`). Other
+    /// models are fitted as by `fit_predict`.
+    pub fn refit(
+        self,
+        validations: &[&Validation],
+        series: &Series,
+        season_length: usize,
+        horizon: usize,
+        levels: &[u32],
+    ) -> Result<ModelForecast, ForecastError> {
+        match self {
+            Model::Ets => {
+                let shortlist = validations
+                    .first()
+                    .map_or(&[][..], |v| v.shortlist.as_slice());
+                match self.fit_shortlist(shortlist, series, season_length, horizon, levels)? {
+                    Some(forecast) => Ok(forecast),
+                    None => self.fit_predict(series, season_length, horizon, levels),
+                }
+            }
+            Model::Combination if validations.len() == COMBINATION_MEMBERS.len() => {
+                let members = COMBINATION_MEMBERS
+                    .iter()
+                    .zip(validations)
+                    .map(|(member, validation)| {
+                        member.refit(&[validation], series, season_length, horizon, levels)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(combine(&members))
+            }
+            _ => self.fit_predict(series, season_length, horizon, levels),
+        }
+    }
+
+    /// The best by AICc of the ETS `forms` fitted to `series`, or `None` when none fits.
+    fn fit_shortlist(
+        self,
+        forms: &[ETSSpec],
+        series: &Series,
+        season_length: usize,
+        horizon: usize,
+        levels: &[u32],
+    ) -> Result<Option<ModelForecast>, ForecastError> {
+        if forms.is_empty() {
+            return Ok(None);
+        }
+        let data = time_series(series).map_err(|e| self.failed(&e))?;
+        let best = forms
+            .iter()
+            .filter_map(|&spec| {
+                let period = if spec.has_seasonal() {
+                    season_length
+                } else {
+                    1
+                };
+                let mut model = ETS::new(spec, period);
+                model.fit(&data).ok()?;
+                let aicc = model.aicc().filter(|aicc| aicc.is_finite())?;
+                Some((aicc, spec, model))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        let Some((_, spec, model)) = best else {
+            return Ok(None);
+        };
+        let forecasts = self.predict(&model, horizon, levels)?;
+        self.finish(spec.short_name(), &forecasts, levels, horizon, Vec::new())
+            .map(Some)
     }
 
     /// AutoARIMA fitted to (the latest `ARIMA_MAX_POINTS` of) `series`, with the notes
@@ -305,13 +400,26 @@ impl Model {
                 return Ok(combine(&members));
             }
         };
+        self.finish(specification, &forecasts, levels, horizon, notes)
+    }
+
+    /// The model's forecast from its predictions (one per level, or one without
+    /// intervals), checked to be complete and finite.
+    fn finish(
+        self,
+        specification: String,
+        forecasts: &[Forecast],
+        levels: &[u32],
+        horizon: usize,
+        notes: Vec<String>,
+    ) -> Result<ModelForecast, ForecastError> {
         let point = forecasts
             .first()
             .map(|forecast| forecast.primary().to_vec())
             .unwrap_or_default();
         let bands = levels
             .iter()
-            .zip(&forecasts)
+            .zip(forecasts)
             .map(|(&level, forecast)| Band {
                 level,
                 lower: forecast
@@ -331,10 +439,7 @@ impl Model {
                 .iter()
                 .all(|b| complete(&b.lower) && complete(&b.upper))
         {
-            return Err(ForecastError::ModelFailed {
-                model: self.as_str().to_owned(),
-                reason: "the model produced missing or non-finite forecasts".into(),
-            });
+            return Err(self.failed_with("the model produced missing or non-finite forecasts"));
         }
         Ok(ModelForecast {
             model: self,
@@ -659,6 +764,35 @@ mod tests {
                 .iter()
                 .all(|v| (300.0..700.0).contains(v)),
             "{validation:?}"
+        );
+    }
+
+    #[test]
+    fn the_ets_refit_tries_only_the_validation_shortlist() {
+        let series = air_passengers().head(132);
+        let validation = Model::Ets.validate(&series, 12, &[108, 120], 12).unwrap();
+        assert_eq!(validation.shortlist.len(), ETS_SHORTLIST);
+        let names: Vec<String> = validation
+            .shortlist
+            .iter()
+            .map(|s| s.short_name())
+            .collect();
+        assert_eq!(names[0], validation.specification);
+        let refitted = Model::Ets
+            .refit(&[&validation], &series, 12, 12, &[80])
+            .unwrap();
+        assert!(names.contains(&refitted.specification), "{names:?}");
+        assert_eq!(refitted.bands.len(), 1);
+        // Without a shortlist it is the full search.
+        let unguided = Validation {
+            shortlist: Vec::new(),
+            ..validation
+        };
+        assert_eq!(
+            Model::Ets
+                .refit(&[&unguided], &series, 12, 12, &[80])
+                .unwrap(),
+            Model::Ets.fit_predict(&series, 12, 12, &[80]).unwrap()
         );
     }
 

@@ -18,7 +18,8 @@
 //! cheap because the costly models are not refitted per window (`models`). Every single model and the combination of ETS,
 //! ARIMA and Theta (`models`) are scored by their MAE averaged over the windows (MAE
 //! shares the scale within a window, so this ranks like MASE), and the best is refitted
-//! on the whole series; a model that fails is skipped and reported. Ties go to the
+//! on the whole series (`Model::refit`: ETS only tries the forms that validation ranked
+//! best); a model that fails is skipped and reported. Ties go to the
 //! earlier of ets, arima, theta, seasonal_naive, combination.
 
 use std::path::Path;
@@ -202,8 +203,20 @@ fn auto(context: Context<'_>, mut notes: Vec<String>) -> Result<ForecastOutput, 
     ranked.sort_by(|a, b| a.1.mae.total_cmp(&b.1.mae));
 
     let mut refit_errors = Vec::new();
+    let validated = |model: Model| {
+        validations
+            .iter()
+            .find(|(validated, _)| *validated == model)
+            .and_then(|(_, validation)| validation.as_ref().ok())
+    };
     for (model, accuracy) in ranked {
-        match model.fit_predict(
+        let learnt: Vec<&Validation> = if model == Model::Combination {
+            members.clone()
+        } else {
+            validated(model).into_iter().collect()
+        };
+        match model.refit(
+            &learnt,
             series,
             season_length,
             context.params.horizon,
