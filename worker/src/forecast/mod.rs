@@ -8,11 +8,13 @@
 //!
 //! Map: `params` (the job's parameters and limits) → `input` (CSV, columns) → `series`
 //! (sorting, duplicates, frequency, gap filling, via `calendar`) → `pipeline` (season
-//! length, holdout, `auto`) → `models` (the `anofox-forecast` models) and `metrics` →
+//! length, holdout, `auto`) → `models` (the `anofox-forecast` models; `ets` is the ETS
+//! form search) and `metrics` →
 //! `output`. `isolated` runs all of it in the `fairlane-forecast` child process.
 
 pub mod calendar;
 pub mod error;
+pub mod ets;
 pub mod input;
 pub mod isolated;
 pub mod metrics;

@@ -1,5 +1,6 @@
 //! The concrete models, all from the `anofox-forecast` crate (ports of statsforecast):
-//! AutoETS, AutoARIMA, AutoTheta and SeasonalNaive, plus their combination. One call
+//! ETS (its form search is `ets`), AutoARIMA, AutoTheta and SeasonalNaive, plus their
+//! combination. One call
 //! fits a model to a series and predicts with intervals (`Model::fit_predict`); another
 //! forecasts from several origins for validation (`Model::validate`). Choosing between
 //! models is `pipeline`'s job, scoring is `metrics`'.
@@ -10,7 +11,7 @@
 //! that level (quantile averaging), so `lower ≤ point ≤ upper` holds whenever it holds
 //! for every member. It is not a new model: no weights are fitted.
 //!
-//! Validation does not refit everything at every origin. AutoETS is fitted once at the
+//! Validation does not refit everything at every origin. ETS is fitted once at the
 //! first origin and then filtered forward over the next windows with its parameters
 //! fixed (statsforecast's `cross_validation(refit=False)`); so is AutoARIMA (its order
 //! and coefficients, re-applied to the data up to each later origin); Theta and
@@ -21,13 +22,14 @@
 use anofox_forecast::core::{Forecast, TimeSeries};
 use anofox_forecast::models::arima::{ARIMA, AutoARIMA, ModelOrder, SARIMA, SARIMASpec};
 use anofox_forecast::models::baseline::{Naive, SeasonalNaive};
-use anofox_forecast::models::exponential::{AutoETS, ETS, ETSSpec};
+use anofox_forecast::models::exponential::{ETS, ETSSpec};
 use anofox_forecast::models::inspect::Explanation;
 use anofox_forecast::models::theta::AutoTheta;
 use anofox_forecast::models::{Forecaster, IncrementalForecaster};
 use serde::{Deserialize, Serialize};
 
 use crate::forecast::error::ForecastError;
+use crate::forecast::ets;
 use crate::forecast::series::Series;
 
 /// A model family that produces forecasts.
@@ -68,6 +70,9 @@ pub struct Validation {
     /// `Model::refit` tries instead of searching every form again.
     shortlist: Vec<ETSSpec>,
 }
+
+/// Why the ETS search gave nothing.
+const NO_ETS_FORM: &str = "no ETS form could be fitted";
 
 /// ETS forms `Model::refit` refits on the whole series (the best by AICc wins).
 pub const ETS_SHORTLIST: usize = 3;
@@ -127,24 +132,22 @@ impl Model {
         };
         match self {
             Model::Ets => {
-                let mut model = auto_ets(season_length);
                 let data = time_series(&series.head(first)).map_err(|e| self.failed(&e))?;
-                model.fit(&data).map_err(|e| self.failed(&e))?;
-                let specification = model
-                    .selected_spec()
-                    .map_or_else(|| self.as_str().to_owned(), |spec| spec.short_name());
+                let fit = ets::search(&data, season_length)
+                    .ok_or_else(|| self.failed_with(NO_ETS_FORM))?;
+                let specification = fit.model.spec().short_name();
                 // A guarded fit (spikes capped, trend forms dropped) is not reproduced
                 // by fitting single forms: refit with the full search then.
-                let shortlist = if model.spike_guard_triggered() {
+                let shortlist = if fit.guarded {
                     Vec::new()
                 } else {
-                    model
-                        .model_scores()
+                    fit.scores
                         .iter()
                         .take(ETS_SHORTLIST)
                         .map(|(spec, _)| *spec)
                         .collect()
                 };
+                let mut model = fit.model;
                 let mut forecasts = Vec::with_capacity(origins.len());
                 let mut fitted_to = first;
                 for &origin in origins {
@@ -351,9 +354,10 @@ impl Model {
         let (specification, forecasts) = match self {
             Model::Ets => {
                 let data = time_series(series).map_err(|e| self.failed(&e))?;
-                self.run(auto_ets(season_length), &data, horizon, levels, |m| {
-                    m.selected_spec().map(|spec| spec.short_name())
-                })?
+                let fit = ets::search(&data, season_length)
+                    .ok_or_else(|| self.failed_with(NO_ETS_FORM))?;
+                let forecasts = self.predict(&fit.model, horizon, levels)?;
+                (fit.model.spec().short_name(), forecasts)
             }
             Model::Arima => {
                 let (model, _, arima_notes) = self.fit_auto_arima(series, season_length)?;
@@ -653,15 +657,6 @@ impl FixedArima {
             model.predict(horizon)?
         };
         Ok(forecast.primary().to_vec())
-    }
-}
-
-/// AutoETS over every error/trend/season form, seasonal when `season_length > 1`.
-fn auto_ets(season_length: usize) -> AutoETS {
-    if season_length > 1 {
-        AutoETS::with_period(season_length)
-    } else {
-        AutoETS::non_seasonal()
     }
 }
 
