@@ -1,9 +1,9 @@
 //! The concrete models, all from the `anofox-forecast` crate (ports of statsforecast):
 //! ETS (its form search is `ets`), AutoARIMA, AutoTheta and SeasonalNaive, plus their
-//! combination. One call
-//! fits a model to a series and predicts with intervals (`Model::fit_predict`); another
-//! forecasts from several origins for validation (`Model::validate`). Choosing between
-//! models is `pipeline`'s job, scoring is `metrics`'.
+//! combination. One call fits a model to a series and predicts with intervals
+//! (`Model::fit_predict`); another forecasts from several origins for validation
+//! (`Model::validate`). Choosing between models is `pipeline`'s job, scoring is
+//! `metrics`'. Nothing here reads files or knows about jobs.
 //!
 //! The combination is the equal-weight mean of the ETS, ARIMA and Theta forecasts (the
 //! robust "Comb" benchmark of the M3/M4 competitions). Its prediction intervals combine
@@ -36,7 +36,7 @@ use crate::forecast::series::Series;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Model {
-    /// AutoETS: error/trend/season variants chosen by AICc.
+    /// ETS: error/trend/season forms chosen by AICc (`ets`).
     Ets,
     /// AutoARIMA: stepwise (S)ARIMA order search.
     Arima,

@@ -15,12 +15,15 @@
 //! holdout was too noisy a judge: on a few values a lucky model wins and then
 //! forecasts worse than the others (three windows of 14 days still let ARIMA win by
 //! 0.5 % on the bench's daily series and then forecast 12 % worse). More windows are
-//! cheap because the costly models are not refitted per window (`models`). Every single model and the combination of ETS,
-//! ARIMA and Theta (`models`) are scored by their MAE averaged over the windows (MAE
-//! shares the scale within a window, so this ranks like MASE), and the best is refitted
-//! on the whole series (`Model::refit`: ETS only tries the forms that validation ranked
-//! best); a model that fails is skipped and reported. Ties go to the
-//! earlier of ets, arima, theta, seasonal_naive, combination.
+//! cheap because the costly models are not refitted per window (`models`).
+//!
+//! Every single model and the combination of ETS, ARIMA and Theta (`models`) are
+//! scored by their MAE averaged over the windows (MAE shares the scale within a window,
+//! so this ranks like MASE), and the best is refitted on the whole series
+//! (`Model::refit`: ETS only tries the forms that validation ranked best); a model that
+//! fails is skipped and reported. Ties go to the earlier of ets, arima, theta,
+//! seasonal_naive, combination. The summary's candidates are the four single models;
+//! the combination's score is in the notes, and in `holdout` when it is chosen.
 
 use std::path::Path;
 
