@@ -93,6 +93,7 @@ fn auto_beats_statsforecast_autoets_on_1960() {
     assert!(mase <= 1.1695, "MASE {mase}");
     assert_eq!(output.candidates.len(), 4);
     assert_eq!(output.holdout.points, 12);
+    assert_eq!(output.holdout.windows, 4);
     assert!(
         output
             .notes

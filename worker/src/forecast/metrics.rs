@@ -1,5 +1,6 @@
 //! Holdout accuracy: MAE, sMAPE (the M4 definition, in percent) and MASE (MAE scaled by
-//! the in-sample seasonal-naive MAE with lag m). Pure arithmetic, no models.
+//! the in-sample seasonal-naive MAE with lag m), and their mean over validation windows.
+//! Pure arithmetic, no models.
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,23 @@ impl Accuracy {
         let mase = scale.filter(|&scale| scale > 0.0).map(|scale| mae / scale);
         Accuracy { mae, smape, mase }
     }
+
+    /// The mean of each score over `windows` (non-empty); MASE is `None` when any
+    /// window has none.
+    pub fn mean(windows: &[Accuracy]) -> Accuracy {
+        let count = windows.len().max(1) as f64;
+        let mean = |score: fn(&Accuracy) -> f64| windows.iter().map(score).sum::<f64>() / count;
+        let mase = windows
+            .iter()
+            .map(|accuracy| accuracy.mase)
+            .sum::<Option<f64>>()
+            .map(|sum| sum / count);
+        Accuracy {
+            mae: mean(|a| a.mae),
+            smape: mean(|a| a.smape),
+            mase,
+        }
+    }
 }
 
 /// In-sample MAE of the forecast `y[t] = y[t−m]`, or `None` when there is no pair.
@@ -72,6 +90,24 @@ mod tests {
         assert!((accuracy.smape - 100.0 / 9.0).abs() < 1e-12);
         // Naive in-sample MAE = (1 + 1 + 2) / 3.
         assert!((accuracy.mase.unwrap() - 0.5 / (4.0 / 3.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_mean_over_windows_averages_each_score() {
+        let one = Accuracy {
+            mae: 1.0,
+            smape: 10.0,
+            mase: Some(0.5),
+        };
+        let two = Accuracy {
+            mae: 3.0,
+            smape: 20.0,
+            mase: Some(1.5),
+        };
+        let mean = Accuracy::mean(&[one, two]);
+        assert_eq!((mean.mae, mean.smape, mean.mase), (2.0, 15.0, Some(1.0)));
+        let unscaled = Accuracy { mase: None, ..two };
+        assert_eq!(Accuracy::mean(&[one, unscaled]).mase, None);
     }
 
     #[test]

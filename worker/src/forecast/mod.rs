@@ -1,6 +1,7 @@
 //! The forecasting core of the `forecast` job kind: read a CSV of dated values, forecast
-//! it with AutoETS, AutoARIMA, AutoTheta or SeasonalNaive (or pick one by holdout
-//! accuracy), and write the result file `date,forecast,lower_<level>,upper_<level>`.
+//! it with ETS, AutoARIMA, AutoTheta or SeasonalNaive (or, `auto`, pick one of them or
+//! the mean of ETS, ARIMA and Theta by rolling-origin validation), and write the result
+//! file `date,forecast,lower_<level>,upper_<level>`.
 //!
 //! It knows nothing about jobs, users, queues or storage: the job kind resolves the
 //! file, calls `isolated::run` with a deadline (60 s), writes `ForecastOutput::write_csv`
@@ -8,11 +9,13 @@
 //!
 //! Map: `params` (the job's parameters and limits) → `input` (CSV, columns) → `series`
 //! (sorting, duplicates, frequency, gap filling, via `calendar`) → `pipeline` (season
-//! length, holdout, `auto`) → `models` (the `anofox-forecast` models) and `metrics` →
-//! `output`. `isolated` runs all of it in the `fairlane-forecast` child process.
+//! length, holdout, `auto`'s validation) → `models` (the `anofox-forecast` models and
+//! their combination; `ets` is the ETS form search) and `metrics` → `output`.
+//! `isolated` runs all of it in the `fairlane-forecast` child process.
 
 pub mod calendar;
 pub mod error;
+pub mod ets;
 pub mod input;
 pub mod isolated;
 pub mod metrics;

@@ -1,23 +1,42 @@
 //! The concrete models, all from the `anofox-forecast` crate (ports of statsforecast):
-//! AutoETS, AutoARIMA, AutoTheta and SeasonalNaive. One call fits a model to a series
-//! and predicts with intervals. Choosing between models is `pipeline`'s job.
+//! ETS (its form search is `ets`), AutoARIMA, AutoTheta and SeasonalNaive, plus their
+//! combination. One call fits a model to a series and predicts with intervals
+//! (`Model::fit_predict`); another forecasts from several origins for validation
+//! (`Model::validate`). Choosing between models is `pipeline`'s job, scoring is
+//! `metrics`'. Nothing here reads files or knows about jobs.
+//!
+//! The combination is the equal-weight mean of the ETS, ARIMA and Theta forecasts (the
+//! robust "Comb" benchmark of the M3/M4 competitions). Its prediction intervals combine
+//! the members' bounds the same way: each bound is the mean of the members' bounds at
+//! that level (quantile averaging), so `lower ≤ point ≤ upper` holds whenever it holds
+//! for every member. It is not a new model: no weights are fitted.
+//!
+//! Validation does not refit everything at every origin. ETS is fitted once at the
+//! first origin and then filtered forward over the next windows with its parameters
+//! fixed (statsforecast's `cross_validation(refit=False)`); so is AutoARIMA (its order
+//! and coefficients, re-applied to the data up to each later origin); Theta and
+//! SeasonalNaive are cheap and are refitted at every origin. The final refit after
+//! validation (`Model::refit`) fits only the ETS forms with the best AICc at the first
+//! origin (`ETS_SHORTLIST`) instead of all of them again.
 
 use anofox_forecast::core::{Forecast, TimeSeries};
-use anofox_forecast::models::Forecaster;
-use anofox_forecast::models::arima::AutoARIMA;
+use anofox_forecast::models::arima::{ARIMA, AutoARIMA, ModelOrder, SARIMA, SARIMASpec};
 use anofox_forecast::models::baseline::{Naive, SeasonalNaive};
-use anofox_forecast::models::exponential::AutoETS;
+use anofox_forecast::models::exponential::{ETS, ETSSpec};
+use anofox_forecast::models::inspect::Explanation;
 use anofox_forecast::models::theta::AutoTheta;
+use anofox_forecast::models::{Forecaster, IncrementalForecaster};
 use serde::{Deserialize, Serialize};
 
 use crate::forecast::error::ForecastError;
+use crate::forecast::ets;
 use crate::forecast::series::Series;
 
 /// A model family that produces forecasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Model {
-    /// AutoETS: error/trend/season variants chosen by AICc.
+    /// ETS: error/trend/season forms chosen by AICc (`ets`).
     Ets,
     /// AutoARIMA: stepwise (S)ARIMA order search.
     Arima,
@@ -25,6 +44,8 @@ pub enum Model {
     Theta,
     /// The value one season earlier (the last value when the season length is 1).
     SeasonalNaive,
+    /// The mean of the ETS, ARIMA and Theta forecasts and of their interval bounds.
+    Combination,
 }
 
 /// AutoARIMA is fitted on at most this many of the latest values: its search grows
@@ -32,8 +53,29 @@ pub enum Model {
 /// 2-core box), and the latest values carry what an ARIMA forecast uses.
 pub const ARIMA_MAX_POINTS: usize = 300;
 
-/// Every model, in the order `auto` tries them (ties go to the earlier one).
+/// Every single model, in the order `auto` tries them (ties go to the earlier one).
 pub const ALL_MODELS: [Model; 4] = [Model::Ets, Model::Arima, Model::Theta, Model::SeasonalNaive];
+
+/// The members of `Model::Combination`.
+pub const COMBINATION_MEMBERS: [Model; 3] = [Model::Ets, Model::Arima, Model::Theta];
+
+/// Point forecasts of one model from several origins (see `Model::validate`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    /// The specification fitted at the first origin.
+    pub specification: String,
+    /// One forecast of `horizon` values per origin, in the order of the origins.
+    pub forecasts: Vec<Vec<f64>>,
+    /// For ETS: the forms with the best AICc at the first origin, best first, which
+    /// `Model::refit` tries instead of searching every form again.
+    shortlist: Vec<ETSSpec>,
+}
+
+/// Why the ETS search gave nothing.
+const NO_ETS_FORM: &str = "no ETS form could be fitted";
+
+/// ETS forms `Model::refit` refits on the whole series (the best by AICc wins).
+pub const ETS_SHORTLIST: usize = 3;
 
 /// One prediction interval band.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +111,232 @@ impl Model {
             Model::Arima => "arima",
             Model::Theta => "theta",
             Model::SeasonalNaive => "seasonal_naive",
+            Model::Combination => "combination",
+        }
+    }
+
+    /// Forecasts `horizon` values from each origin in `origins` (ascending; an origin
+    /// is how many leading values the model may see), without intervals, for `auto`'s
+    /// rolling-origin validation. How much is refitted per origin is in the module
+    /// docs. The combination is validated by averaging its members' validations
+    /// (`combine_points`), not here.
+    pub fn validate(
+        self,
+        series: &Series,
+        season_length: usize,
+        origins: &[usize],
+        horizon: usize,
+    ) -> Result<Validation, ForecastError> {
+        let Some(&first) = origins.first() else {
+            return Err(self.failed_with("no validation origin"));
+        };
+        match self {
+            Model::Ets => {
+                let data = time_series(&series.head(first)).map_err(|e| self.failed(&e))?;
+                let fit = ets::search(&data, season_length)
+                    .ok_or_else(|| self.failed_with(NO_ETS_FORM))?;
+                let specification = fit.model.spec().short_name();
+                // A guarded fit (spikes capped, trend forms dropped) is not reproduced
+                // by fitting single forms: refit with the full search then.
+                let shortlist = if fit.guarded {
+                    Vec::new()
+                } else {
+                    fit.scores
+                        .iter()
+                        .take(ETS_SHORTLIST)
+                        .map(|(spec, _)| *spec)
+                        .collect()
+                };
+                let mut model = fit.model;
+                let mut forecasts = Vec::with_capacity(origins.len());
+                let mut fitted_to = first;
+                for &origin in origins {
+                    model
+                        .update(&series.values[fitted_to..origin])
+                        .map_err(|e| self.failed(&e))?;
+                    fitted_to = origin;
+                    let forecast = model.predict(horizon).map_err(|e| self.failed(&e))?;
+                    forecasts.push(self.checked(forecast.primary().to_vec(), horizon)?);
+                }
+                Ok(Validation {
+                    specification,
+                    forecasts,
+                    shortlist,
+                })
+            }
+            Model::Arima => {
+                let (model, data, _) = self.fit_auto_arima(&series.head(first), season_length)?;
+                let order = model.selected_full_order();
+                let specification = order.map_or_else(|| self.as_str().to_owned(), arima_name);
+                let forecast = model.predict(horizon).map_err(|e| self.failed(&e))?;
+                let first_point = self.checked(forecast.primary().to_vec(), horizon)?;
+                let fixed = order
+                    .map(|order| FixedArima::recover(&model, order, &data, &first_point))
+                    .transpose()
+                    .map_err(|e| self.failed(&e))?
+                    .flatten();
+                let mut forecasts = vec![first_point];
+                for &origin in &origins[1..] {
+                    let window = series.head(origin);
+                    let point = match &fixed {
+                        Some(fixed) => {
+                            let data = time_series(&window.tail(ARIMA_MAX_POINTS))
+                                .map_err(|e| self.failed(&e))?;
+                            let point = fixed
+                                .forecast(&data, fixed.intercept, horizon)
+                                .map_err(|e| self.failed(&e))?;
+                            self.checked(point, horizon)?
+                        }
+                        // Coefficients not recoverable: search again at this origin.
+                        None => {
+                            self.fit_predict(&window, season_length, horizon, &[])?
+                                .point
+                        }
+                    };
+                    forecasts.push(point);
+                }
+                Ok(Validation {
+                    specification,
+                    forecasts,
+                    shortlist: Vec::new(),
+                })
+            }
+            Model::Theta | Model::SeasonalNaive => {
+                let mut specification = String::new();
+                let mut forecasts = Vec::with_capacity(origins.len());
+                for &origin in origins {
+                    let forecast =
+                        self.fit_predict(&series.head(origin), season_length, horizon, &[])?;
+                    specification = forecast.specification;
+                    forecasts.push(forecast.point);
+                }
+                Ok(Validation {
+                    specification,
+                    forecasts,
+                    shortlist: Vec::new(),
+                })
+            }
+            Model::Combination => {
+                Err(self.failed_with("the combination is validated through its members"))
+            }
+        }
+    }
+
+    /// `fit_predict` after `validate`, reusing what validation learnt: for ETS, only the
+    /// validation's shortlist of forms is refitted and the best by AICc predicts (the
+    /// full search when none of them fits); for the combination, each member so (the
+    /// members' validations, in `COMBINATION_MEMBERS` order, are `validations`). Other
+    /// models are fitted as by `fit_predict`.
+    pub fn refit(
+        self,
+        validations: &[&Validation],
+        series: &Series,
+        season_length: usize,
+        horizon: usize,
+        levels: &[u32],
+    ) -> Result<ModelForecast, ForecastError> {
+        match self {
+            Model::Ets => {
+                let shortlist = validations
+                    .first()
+                    .map_or(&[][..], |v| v.shortlist.as_slice());
+                match self.fit_shortlist(shortlist, series, season_length, horizon, levels)? {
+                    Some(forecast) => Ok(forecast),
+                    None => self.fit_predict(series, season_length, horizon, levels),
+                }
+            }
+            Model::Combination if validations.len() == COMBINATION_MEMBERS.len() => {
+                let members = COMBINATION_MEMBERS
+                    .iter()
+                    .zip(validations)
+                    .map(|(member, validation)| {
+                        member.refit(&[validation], series, season_length, horizon, levels)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(combine(&members))
+            }
+            _ => self.fit_predict(series, season_length, horizon, levels),
+        }
+    }
+
+    /// The best by AICc of the ETS `forms` fitted to `series`, or `None` when none fits.
+    fn fit_shortlist(
+        self,
+        forms: &[ETSSpec],
+        series: &Series,
+        season_length: usize,
+        horizon: usize,
+        levels: &[u32],
+    ) -> Result<Option<ModelForecast>, ForecastError> {
+        if forms.is_empty() {
+            return Ok(None);
+        }
+        let data = time_series(series).map_err(|e| self.failed(&e))?;
+        let best = forms
+            .iter()
+            .filter_map(|&spec| {
+                let period = if spec.has_seasonal() {
+                    season_length
+                } else {
+                    1
+                };
+                let mut model = ETS::new(spec, period);
+                model.fit(&data).ok()?;
+                let aicc = model.aicc().filter(|aicc| aicc.is_finite())?;
+                Some((aicc, spec, model))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        let Some((_, spec, model)) = best else {
+            return Ok(None);
+        };
+        let forecasts = self.predict(&model, horizon, levels)?;
+        self.finish(spec.short_name(), &forecasts, levels, horizon, Vec::new())
+            .map(Some)
+    }
+
+    /// AutoARIMA fitted to (the latest `ARIMA_MAX_POINTS` of) `series`, with the notes
+    /// on how it was applied.
+    fn fit_auto_arima(
+        self,
+        series: &Series,
+        season_length: usize,
+    ) -> Result<(AutoARIMA, TimeSeries, Vec<String>), ForecastError> {
+        let mut notes = Vec::new();
+        let windowed;
+        let series = if series.len() > ARIMA_MAX_POINTS {
+            notes.push(format!(
+                "arima was fitted on the latest {ARIMA_MAX_POINTS} of {} values",
+                series.len()
+            ));
+            windowed = series.tail(ARIMA_MAX_POINTS);
+            &windowed
+        } else {
+            series
+        };
+        let data = time_series(series).map_err(|e| self.failed(&e))?;
+        // AutoARIMA needs three full seasons for seasonal terms.
+        let mut model = if season_length > 1 && series.len() >= 3 * season_length {
+            AutoARIMA::seasonal(season_length)
+        } else {
+            if season_length > 1 {
+                notes.push(format!(
+                    "arima was fitted without seasonal terms: they need at least {} \
+                     points (three seasons)",
+                    3 * season_length
+                ));
+            }
+            AutoARIMA::new()
+        };
+        model.fit(&data).map_err(|e| self.failed(&e))?;
+        Ok((model, data, notes))
+    }
+
+    /// `values` when it has `horizon` finite values, else the model's failure.
+    fn checked(self, values: Vec<f64>, horizon: usize) -> Result<Vec<f64>, ForecastError> {
+        if values.len() == horizon && values.iter().all(|v| v.is_finite()) {
+            Ok(values)
+        } else {
+            Err(self.failed_with("the model produced missing or non-finite forecasts"))
         }
     }
 
@@ -82,64 +350,27 @@ impl Model {
         levels: &[u32],
     ) -> Result<ModelForecast, ForecastError> {
         let mut notes = Vec::new();
-        let windowed;
-        let series = if self == Model::Arima && series.len() > ARIMA_MAX_POINTS {
-            notes.push(format!(
-                "arima was fitted on the latest {ARIMA_MAX_POINTS} of {} values",
-                series.len()
-            ));
-            windowed = series.tail(ARIMA_MAX_POINTS);
-            &windowed
-        } else {
-            series
-        };
-        let timestamps = series
-            .dates()
-            .into_iter()
-            .map(|date| date.and_utc())
-            .collect();
-        let data = TimeSeries::univariate(timestamps, series.values.clone())
-            .map_err(|error| self.failed(&error))?;
         let seasonal = season_length > 1;
         let (specification, forecasts) = match self {
             Model::Ets => {
-                let model = if seasonal {
-                    AutoETS::with_period(season_length)
-                } else {
-                    AutoETS::non_seasonal()
-                };
-                self.run(model, &data, horizon, levels, |m| {
-                    m.selected_spec().map(|spec| spec.short_name())
-                })?
+                let data = time_series(series).map_err(|e| self.failed(&e))?;
+                let fit = ets::search(&data, season_length)
+                    .ok_or_else(|| self.failed_with(NO_ETS_FORM))?;
+                let forecasts = self.predict(&fit.model, horizon, levels)?;
+                (fit.model.spec().short_name(), forecasts)
             }
             Model::Arima => {
-                // AutoARIMA needs three full seasons for seasonal terms.
-                let model = if seasonal && series.len() >= 3 * season_length {
-                    AutoARIMA::seasonal(season_length)
-                } else {
-                    if seasonal {
-                        notes.push(format!(
-                            "arima was fitted without seasonal terms: they need at least {} \
-                             points (three seasons)",
-                            3 * season_length
-                        ));
-                    }
-                    AutoARIMA::new()
-                };
-                self.run(model, &data, horizon, levels, |m| {
-                    m.selected_full_order().map(|o| {
-                        if o.is_seasonal() {
-                            format!(
-                                "ARIMA({},{},{})({},{},{})[{}]",
-                                o.p, o.d, o.q, o.cap_p, o.cap_d, o.cap_q, o.s
-                            )
-                        } else {
-                            format!("ARIMA({},{},{})", o.p, o.d, o.q)
-                        }
-                    })
-                })?
+                let (model, _, arima_notes) = self.fit_auto_arima(series, season_length)?;
+                notes.extend(arima_notes);
+                let specification = model.selected_full_order().map(arima_name);
+                let forecasts = self.predict(&model, horizon, levels)?;
+                (
+                    specification.unwrap_or_else(|| self.as_str().to_owned()),
+                    forecasts,
+                )
             }
             Model::Theta => {
+                let data = time_series(series).map_err(|e| self.failed(&e))?;
                 let model = if seasonal {
                     AutoTheta::seasonal(season_length)
                 } else {
@@ -149,24 +380,50 @@ impl Model {
                     m.selected_model().map(|kind| format!("Theta({kind})"))
                 })?
             }
-            Model::SeasonalNaive if seasonal => self.run(
-                SeasonalNaive::new(season_length),
-                &data,
-                horizon,
-                levels,
-                |_| Some(format!("SeasonalNaive({season_length})")),
-            )?,
-            Model::SeasonalNaive => self.run(Naive::new(), &data, horizon, levels, |_| {
-                Some("Naive".to_owned())
-            })?,
+            Model::SeasonalNaive => {
+                let data = time_series(series).map_err(|e| self.failed(&e))?;
+                if seasonal {
+                    self.run(
+                        SeasonalNaive::new(season_length),
+                        &data,
+                        horizon,
+                        levels,
+                        |_| Some(format!("SeasonalNaive({season_length})")),
+                    )?
+                } else {
+                    self.run(Naive::new(), &data, horizon, levels, |_| {
+                        Some("Naive".to_owned())
+                    })?
+                }
+            }
+            Model::Combination => {
+                let members = COMBINATION_MEMBERS
+                    .iter()
+                    .map(|member| member.fit_predict(series, season_length, horizon, levels))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(combine(&members));
+            }
         };
+        self.finish(specification, &forecasts, levels, horizon, notes)
+    }
+
+    /// The model's forecast from its predictions (one per level, or one without
+    /// intervals), checked to be complete and finite.
+    fn finish(
+        self,
+        specification: String,
+        forecasts: &[Forecast],
+        levels: &[u32],
+        horizon: usize,
+        notes: Vec<String>,
+    ) -> Result<ModelForecast, ForecastError> {
         let point = forecasts
             .first()
             .map(|forecast| forecast.primary().to_vec())
             .unwrap_or_default();
         let bands = levels
             .iter()
-            .zip(&forecasts)
+            .zip(forecasts)
             .map(|(&level, forecast)| Band {
                 level,
                 lower: forecast
@@ -186,10 +443,7 @@ impl Model {
                 .iter()
                 .all(|b| complete(&b.lower) && complete(&b.upper))
         {
-            return Err(ForecastError::ModelFailed {
-                model: self.as_str().to_owned(),
-                reason: "the model produced missing or non-finite forecasts".into(),
-            });
+            return Err(self.failed_with("the model produced missing or non-finite forecasts"));
         }
         Ok(ModelForecast {
             model: self,
@@ -211,7 +465,19 @@ impl Model {
         specification: impl Fn(&F) -> Option<String>,
     ) -> Result<(String, Vec<Forecast>), ForecastError> {
         model.fit(data).map_err(|error| self.failed(&error))?;
-        let forecasts = if levels.is_empty() {
+        let forecasts = self.predict(&model, horizon, levels)?;
+        let specification = specification(&model).unwrap_or_else(|| self.as_str().to_owned());
+        Ok((specification, forecasts))
+    }
+
+    /// Predicts once per level (or once without intervals when there are no levels).
+    fn predict<F: Forecaster>(
+        self,
+        model: &F,
+        horizon: usize,
+        levels: &[u32],
+    ) -> Result<Vec<Forecast>, ForecastError> {
+        Ok(if levels.is_empty() {
             vec![
                 model
                     .predict(horizon)
@@ -226,16 +492,193 @@ impl Model {
                         .map_err(|error| self.failed(&error))
                 })
                 .collect::<Result<Vec<_>, _>>()?
-        };
-        let specification = specification(&model).unwrap_or_else(|| self.as_str().to_owned());
-        Ok((specification, forecasts))
+        })
     }
 
     fn failed(self, error: &anofox_forecast::ForecastError) -> ForecastError {
+        self.failed_with(&error.to_string())
+    }
+
+    fn failed_with(self, reason: &str) -> ForecastError {
         ForecastError::ModelFailed {
             model: self.as_str().to_owned(),
-            reason: error.to_string(),
+            reason: reason.to_owned(),
         }
+    }
+}
+
+/// The combination of fitted members: the mean of their point forecasts and of their
+/// bounds per level (see the module docs), named after its members.
+pub fn combine(members: &[ModelForecast]) -> ModelForecast {
+    let points: Vec<&[f64]> = members.iter().map(|m| m.point.as_slice()).collect();
+    let bands = members
+        .first()
+        .map(|first| {
+            (0..first.bands.len())
+                .map(|index| {
+                    let lower: Vec<&[f64]> = members
+                        .iter()
+                        .map(|m| m.bands[index].lower.as_slice())
+                        .collect();
+                    let upper: Vec<&[f64]> = members
+                        .iter()
+                        .map(|m| m.bands[index].upper.as_slice())
+                        .collect();
+                    Band {
+                        level: first.bands[index].level,
+                        lower: combine_points(&lower),
+                        upper: combine_points(&upper),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let names: Vec<&str> = members.iter().map(|m| m.specification.as_str()).collect();
+    ModelForecast {
+        model: Model::Combination,
+        specification: format!("Combination({})", names.join(", ")),
+        point: combine_points(&points),
+        bands,
+        notes: members.iter().flat_map(|m| m.notes.clone()).collect(),
+    }
+}
+
+/// The step-wise mean of equally long forecasts.
+pub fn combine_points(forecasts: &[&[f64]]) -> Vec<f64> {
+    let count = forecasts.len().max(1) as f64;
+    let steps = forecasts.first().map_or(0, |f| f.len());
+    (0..steps)
+        .map(|step| forecasts.iter().map(|f| f[step]).sum::<f64>() / count)
+        .collect()
+}
+
+/// A fitted AutoARIMA's order and coefficients, to forecast from later origins without
+/// re-estimating (the ARIMA side of `Model::validate`).
+struct FixedArima {
+    order: ModelOrder,
+    ar: Vec<f64>,
+    ma: Vec<f64>,
+    sar: Vec<f64>,
+    sma: Vec<f64>,
+    /// The constant in the form the crate's models take it (mean form for ARIMA,
+    /// constant form for SARIMA).
+    intercept: f64,
+}
+
+impl FixedArima {
+    /// Recovers the coefficients of `model`, fitted to `data`, from its explanation,
+    /// and its constant (which the explanation leaves out) from `point`, its forecast:
+    /// a forecast is affine in the constant, so forecasting at constants 0 and 1 gives
+    /// the line the fitted constant lies on (least squares over the steps). `None`
+    /// when the explanation has no ARIMA coefficients of the expected count or the
+    /// recovered model does not reproduce `point`.
+    fn recover(
+        model: &AutoARIMA,
+        order: ModelOrder,
+        data: &TimeSeries,
+        point: &[f64],
+    ) -> Result<Option<FixedArima>, anofox_forecast::ForecastError> {
+        let Explanation::Arima(explanation) = model.explanation()? else {
+            return Ok(None);
+        };
+        let coefficients = explanation.coefficients;
+        let seasonal = order.is_seasonal();
+        let (cap_p, cap_q) = if seasonal {
+            (order.cap_p, order.cap_q)
+        } else {
+            (0, 0)
+        };
+        if coefficients.len() != order.p + order.q + cap_p + cap_q {
+            return Ok(None);
+        }
+        let (ar, rest) = coefficients.split_at(order.p);
+        let (ma, rest) = rest.split_at(order.q);
+        let (sar, sma) = rest.split_at(cap_p);
+        let mut fixed = FixedArima {
+            order,
+            ar: ar.to_vec(),
+            ma: ma.to_vec(),
+            sar: sar.to_vec(),
+            sma: sma.to_vec(),
+            intercept: 0.0,
+        };
+        let at_zero = fixed.forecast(data, 0.0, point.len())?;
+        let at_one = fixed.forecast(data, 1.0, point.len())?;
+        let (mut cross, mut square) = (0.0, 0.0);
+        for ((target, zero), one) in point.iter().zip(&at_zero).zip(&at_one) {
+            let slope = one - zero;
+            cross += slope * (target - zero);
+            square += slope * slope;
+        }
+        if square > 0.0 {
+            fixed.intercept = cross / square;
+        }
+        // Only a recovery that reproduces the fitted model's forecast is used.
+        let again = fixed.forecast(data, fixed.intercept, point.len())?;
+        let scale = point.iter().fold(1.0_f64, |max, v| max.max(v.abs()));
+        let reproduced = again
+            .iter()
+            .zip(point)
+            .all(|(a, b)| (a - b).abs() <= 1e-6 * scale);
+        Ok(reproduced.then_some(fixed))
+    }
+
+    /// The point forecast of these coefficients with constant `intercept`, filtered
+    /// over `data`.
+    fn forecast(
+        &self,
+        data: &TimeSeries,
+        intercept: f64,
+        horizon: usize,
+    ) -> Result<Vec<f64>, anofox_forecast::ForecastError> {
+        let o = self.order;
+        let forecast = if o.is_seasonal() {
+            let spec = SARIMASpec::new(o.p, o.d, o.q, o.cap_p, o.cap_d, o.cap_q, o.s);
+            let mut model = SARIMA::with_coefficients(
+                spec,
+                self.ar.clone(),
+                self.ma.clone(),
+                self.sar.clone(),
+                self.sma.clone(),
+                intercept,
+            );
+            model.fit(data)?;
+            model.predict(horizon)?
+        } else {
+            let mut model = ARIMA::with_coefficients(
+                o.p,
+                o.d,
+                o.q,
+                self.ar.clone(),
+                self.ma.clone(),
+                intercept,
+            );
+            model.fit(data)?;
+            model.predict(horizon)?
+        };
+        Ok(forecast.primary().to_vec())
+    }
+}
+
+/// The series as the crate's input.
+fn time_series(series: &Series) -> Result<TimeSeries, anofox_forecast::ForecastError> {
+    let timestamps = series
+        .dates()
+        .into_iter()
+        .map(|date| date.and_utc())
+        .collect();
+    TimeSeries::univariate(timestamps, series.values.clone())
+}
+
+/// `ARIMA(p,d,q)` or `ARIMA(p,d,q)(P,D,Q)[s]`.
+fn arima_name(o: ModelOrder) -> String {
+    if o.is_seasonal() {
+        format!(
+            "ARIMA({},{},{})({},{},{})[{}]",
+            o.p, o.d, o.q, o.cap_p, o.cap_d, o.cap_q, o.s
+        )
+    } else {
+        format!("ARIMA({},{},{})", o.p, o.d, o.q)
     }
 }
 
@@ -266,5 +709,120 @@ mod tests {
         let tail = series.tail(ARIMA_MAX_POINTS);
         assert_eq!(tail.start, parse_date("2020-04-10").unwrap());
         assert_eq!(tail.values[0], series.values[100]);
+    }
+
+    fn air_passengers() -> Series {
+        let text = include_str!("../../../tests/fixtures/air_passengers.csv");
+        Series {
+            frequency: Frequency::Monthly,
+            start: parse_date("1949-01-01").unwrap(),
+            values: text
+                .lines()
+                .skip(1)
+                .map(|line| line.split_once(',').unwrap().1.parse().unwrap())
+                .collect(),
+            filled_gaps: 0,
+        }
+    }
+
+    #[test]
+    fn arima_validation_reapplies_the_coefficients_fitted_at_the_first_origin() {
+        let series = air_passengers().head(132);
+        let (model, data, _) = Model::Arima.fit_auto_arima(&series.head(96), 12).unwrap();
+        let point = model.predict(12).unwrap().primary().to_vec();
+        let order = model.selected_full_order().unwrap();
+        let fixed = FixedArima::recover(&model, order, &data, &point)
+            .unwrap()
+            .expect("the fitted model is reproduced");
+        // A forecast from a later origin filters the same coefficients over more data.
+        let later = time_series(&series.head(108)).unwrap();
+        let ahead = fixed.forecast(&later, fixed.intercept, 12).unwrap();
+        let validation = Model::Arima.validate(&series, 12, &[96, 108], 12).unwrap();
+        assert_eq!(validation.forecasts, vec![point, ahead]);
+        assert!(validation.specification.starts_with("ARIMA("));
+    }
+
+    #[test]
+    fn ets_validation_filters_forward_instead_of_refitting() {
+        let series = air_passengers().head(132);
+        let validation = Model::Ets.validate(&series, 12, &[108, 120], 12).unwrap();
+        let refitted = Model::Ets
+            .fit_predict(&series.head(108), 12, 12, &[])
+            .unwrap();
+        assert_eq!(validation.specification, refitted.specification);
+        assert_eq!(validation.forecasts[0], refitted.point);
+        // The second window's forecast continues from the first fit: not a refit, but
+        // close to one, and about the right level (1959's values are 360..560).
+        assert_eq!(validation.forecasts.len(), 2);
+        assert!(
+            validation.forecasts[1]
+                .iter()
+                .all(|v| (300.0..700.0).contains(v)),
+            "{validation:?}"
+        );
+    }
+
+    #[test]
+    fn the_ets_refit_tries_only_the_validation_shortlist() {
+        let series = air_passengers().head(132);
+        let validation = Model::Ets.validate(&series, 12, &[108, 120], 12).unwrap();
+        assert_eq!(validation.shortlist.len(), ETS_SHORTLIST);
+        let names: Vec<String> = validation
+            .shortlist
+            .iter()
+            .map(|s| s.short_name())
+            .collect();
+        assert_eq!(names[0], validation.specification);
+        let refitted = Model::Ets
+            .refit(&[&validation], &series, 12, 12, &[80])
+            .unwrap();
+        assert!(names.contains(&refitted.specification), "{names:?}");
+        assert_eq!(refitted.bands.len(), 1);
+        // Without a shortlist it is the full search.
+        let unguided = Validation {
+            shortlist: Vec::new(),
+            ..validation
+        };
+        assert_eq!(
+            Model::Ets
+                .refit(&[&unguided], &series, 12, 12, &[80])
+                .unwrap(),
+            Model::Ets.fit_predict(&series, 12, 12, &[80]).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_combination_averages_points_and_bounds_and_names_its_members() {
+        let series = air_passengers().head(132);
+        let members: Vec<ModelForecast> = COMBINATION_MEMBERS
+            .iter()
+            .map(|m| m.fit_predict(&series, 12, 6, &[80, 95]).unwrap())
+            .collect();
+        let combined = Model::Combination
+            .fit_predict(&series, 12, 6, &[80, 95])
+            .unwrap();
+        assert_eq!(combined, combine(&members));
+        assert_eq!(combined.model, Model::Combination);
+        assert_eq!(
+            combined.specification,
+            format!(
+                "Combination({}, {}, {})",
+                members[0].specification, members[1].specification, members[2].specification
+            )
+        );
+        for step in 0..6 {
+            let mean = |f: &dyn Fn(&ModelForecast) -> f64| members.iter().map(f).sum::<f64>() / 3.0;
+            assert!((combined.point[step] - mean(&|m| m.point[step])).abs() < 1e-9);
+            let lower_95 = mean(&|m| m.bands[1].lower[step]);
+            assert!((combined.bands[1].lower[step] - lower_95).abs() < 1e-9);
+            let band = |index: usize| &combined.bands[index];
+            assert!(
+                band(1).lower[step] <= band(0).lower[step]
+                    && band(0).lower[step] <= combined.point[step]
+                    && combined.point[step] <= band(0).upper[step]
+                    && band(0).upper[step] <= band(1).upper[step]
+            );
+        }
+        assert_eq!(combined.bands[0].level, 80);
     }
 }

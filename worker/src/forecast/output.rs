@@ -28,9 +28,12 @@ pub struct ForecastOutput {
     pub observations: usize,
     /// The interval levels, ascending; `rows[i].lower[j]` belongs to `levels[j]`.
     pub levels: Vec<u32>,
-    /// Accuracy of the chosen model on the last `holdout.points` values.
+    /// Accuracy of the chosen model on the last `holdout.points` values (for `auto`:
+    /// its mean over `holdout.windows` rolling windows of that many values).
     pub holdout: Holdout,
-    /// For `auto`: every model tried, with its holdout accuracy or why it failed.
+    /// For `auto`: every single model tried, with its validation accuracy or why it
+    /// failed (the combination of them is reported through the notes, and through
+    /// `model` and `holdout` when chosen).
     pub candidates: Vec<Candidate>,
     /// One row per forecast step.
     pub rows: Vec<ForecastRow>,
@@ -38,13 +41,22 @@ pub struct ForecastOutput {
     pub notes: Vec<String>,
 }
 
-/// Holdout evaluation: the model fitted without the last `points` values, scored on them.
+/// Holdout evaluation: the model fitted without the last `points` values, scored on them;
+/// for `auto`, the mean over `windows` consecutive windows of `points` values that end
+/// at the end of the series (rolling-origin validation).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Holdout {
-    /// Values held out.
+    /// Values held out per window.
     pub points: usize,
+    /// Validation windows (1 for a single model).
+    #[serde(default = "one_window")]
+    pub windows: usize,
     /// The scores.
     pub accuracy: Accuracy,
+}
+
+fn one_window() -> usize {
+    1
 }
 
 /// One model tried by `auto`.
@@ -52,7 +64,7 @@ pub struct Holdout {
 pub struct Candidate {
     /// The model.
     pub model: Model,
-    /// Its holdout accuracy, when it could be fitted.
+    /// Its validation accuracy (mean over the windows), when it could be fitted.
     pub accuracy: Option<Accuracy>,
     /// Why it could not be fitted.
     pub error: Option<String>,
