@@ -97,6 +97,10 @@ async fn seasonal_naive_and_auto_forecast_air_passengers() {
     )
     .await;
     assert_eq!(naive["state"], "succeeded", "{naive}");
+    assert_eq!(
+        naive["progress"]["done"], naive["progress"]["total"],
+        "{naive}"
+    );
     let summary = &naive["result"]["summary"];
     assert_eq!(summary["model"], "seasonal_naive", "{summary}");
     assert_eq!(summary["season_length"], 12, "{summary}");

@@ -113,6 +113,11 @@ async fn process_then_filter_produce_parseable_result_files() {
     )
     .await;
     assert_eq!(filtered["state"], "succeeded", "{filtered}");
+    assert_eq!(
+        filtered["progress"],
+        json!({"done": 3, "total": 3, "message": "done"}),
+        "a succeeded job shows every step done"
+    );
     let csv = String::from_utf8(download(&app, &user, file_named(&filtered, "csv")).await).unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let headers = reader.headers().unwrap().clone();

@@ -70,6 +70,8 @@ pub(super) fn run(ctx: JobContext) -> KindFuture {
         })
         .await
         .map_err(|e| KindError::retryable("write_failed", e.to_string()))??;
+        // A succeeded job shows its last report: say every step is done.
+        ctx.progress(STEPS, Some(STEPS), Some("done".into()));
         Ok(JobOutput {
             summary,
             files: files.keep(),
