@@ -247,7 +247,7 @@ fn run(path: &Path, out: &Path, repeats: usize) -> anyhow::Result<()> {
     let mut rows = (0, 0);
     for _ in 0..repeats.max(1) {
         let t0 = Instant::now();
-        let batches = read_parquet(path)?;
+        let batches = read_parquet(path, NonZeroUsize::MIN)?;
         let t1 = Instant::now();
         let enriched = batches
             .iter()
@@ -262,13 +262,23 @@ fn run(path: &Path, out: &Path, repeats: usize) -> anyhow::Result<()> {
         let t3 = Instant::now();
         let top = sort_and_limit(&kept, &params)?;
         let t4 = Instant::now();
-        let one = filter_chain(&read_parquet(path)?, &params, today(), NonZeroUsize::MIN)?;
+        let one = filter_chain(
+            &read_parquet(path, NonZeroUsize::MIN)?,
+            &params,
+            today(),
+            NonZeroUsize::MIN,
+        )?;
         let t5 = Instant::now();
-        let all = filter_chain(&read_parquet(path)?, &params, today(), threads)?;
+        let all = filter_chain(&read_parquet(path, threads)?, &params, today(), threads)?;
         let t6 = Instant::now();
-        let job_one = screen_chain(&read_parquet(path)?, &params, today(), NonZeroUsize::MIN)?;
+        let job_one = screen_chain(
+            &read_parquet(path, NonZeroUsize::MIN)?,
+            &params,
+            today(),
+            NonZeroUsize::MIN,
+        )?;
         let t7 = Instant::now();
-        let job_all = screen_chain(&read_parquet(path)?, &params, today(), threads)?;
+        let job_all = screen_chain(&read_parquet(path, threads)?, &params, today(), threads)?;
         let t8 = Instant::now();
         anyhow::ensure!(
             one == top && all == top,

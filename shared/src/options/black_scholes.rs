@@ -7,7 +7,7 @@
 //! shows intrinsic value or nothing. Implied volatility lives in `implied_vol`.
 
 use crate::options::OptionType;
-use crate::options::normal::{cdf, pdf};
+use crate::options::normal::{cdf_and_complement, pdf};
 
 /// Days in the year used for per-day theta and for year fractions.
 pub const DAYS_PER_YEAR: f64 = 365.0;
@@ -153,19 +153,45 @@ impl BlackScholes {
 
     /// The option's fair value.
     pub fn price(&self, kind: OptionType) -> f64 {
-        let (s, k) = (
-            self.inputs.discounted_spot(),
-            self.inputs.discounted_strike(),
-        );
-        match kind {
-            OptionType::Call => s * cdf(self.d1) - k * cdf(self.d2),
-            OptionType::Put => k * cdf(-self.d2) - s * cdf(-self.d1),
-        }
+        self.price_and_vega(kind).0
     }
 
     /// Vega per 1.00 of volatility (the same for calls and puts).
     pub fn vega(&self) -> f64 {
         self.inputs.discounted_spot() * pdf(self.d1) * self.inputs.sqrt_years
+    }
+
+    /// The fair value and vega together, for one exponential (what the implied
+    /// volatility solver needs at every step).
+    pub fn price_and_vega(&self, kind: OptionType) -> (f64, f64) {
+        let (s, k) = (
+            self.inputs.discounted_spot(),
+            self.inputs.discounted_strike(),
+        );
+        let density = pdf(self.d1);
+        let [(n_d1, n_minus_d1), (n_d2, n_minus_d2)] = self.cdfs(density);
+        let price = match kind {
+            OptionType::Call => s * n_d1 - k * n_d2,
+            OptionType::Put => k * n_minus_d2 - s * n_minus_d1,
+        };
+        (price, s * density * self.inputs.sqrt_years)
+    }
+
+    /// `[(N(d1), N(−d1)), (N(d2), N(−d2))]` given φ(d1). φ(d2) is
+    /// φ(d1)·S·e^(−qT)/(K·e^(−rT)) exactly, so it costs no exponential unless that
+    /// product underflows (then it is evaluated).
+    fn cdfs(&self, density: f64) -> [(f64, f64); 2] {
+        let i = &self.inputs;
+        let derived = density * i.discounted_spot() / i.discounted_strike();
+        let density_d2 = if derived.is_normal() {
+            derived
+        } else {
+            pdf(self.d2)
+        };
+        [
+            cdf_and_complement(self.d1, density),
+            cdf_and_complement(self.d2, density_d2),
+        ]
     }
 
     /// Every Greek at once, each normal CDF and the density evaluated once (they are
@@ -175,25 +201,19 @@ impl BlackScholes {
         let i = &self.inputs;
         let (s, k) = (i.discounted_spot(), i.discounted_strike());
         let density = pdf(self.d1);
-        let n_d1 = cdf(self.d1);
+        let [(n_d1, n_minus_d1), (n_d2, n_minus_d2)] = self.cdfs(density);
         let decay = -s * density * self.vol / (2.0 * i.sqrt_years);
         let (delta, theta, rho) = match kind {
-            OptionType::Call => {
-                let n_d2 = cdf(self.d2);
-                (
-                    i.carry * n_d1,
-                    decay - i.rate * k * n_d2 + i.dividend_yield * s * n_d1,
-                    k * i.years * n_d2,
-                )
-            }
-            OptionType::Put => {
-                let (n_minus_d1, n_minus_d2) = (cdf(-self.d1), cdf(-self.d2));
-                (
-                    i.carry * (n_d1 - 1.0),
-                    decay + i.rate * k * n_minus_d2 - i.dividend_yield * s * n_minus_d1,
-                    -k * i.years * n_minus_d2,
-                )
-            }
+            OptionType::Call => (
+                i.carry * n_d1,
+                decay - i.rate * k * n_d2 + i.dividend_yield * s * n_d1,
+                k * i.years * n_d2,
+            ),
+            OptionType::Put => (
+                -i.carry * n_minus_d1,
+                decay + i.rate * k * n_minus_d2 - i.dividend_yield * s * n_minus_d1,
+                -k * i.years * n_minus_d2,
+            ),
         };
         Greeks {
             delta,

@@ -47,7 +47,8 @@ pub fn implied_volatility(
     };
     for _ in 0..MAX_ITERATIONS {
         let bs = BlackScholes::new(*inputs, vol)?;
-        let diff = bs.price(kind) - market_price;
+        let (price, vega) = bs.price_and_vega(kind);
+        let diff = price - market_price;
         if diff.abs() <= tolerance {
             return Some(vol);
         }
@@ -59,7 +60,6 @@ pub fn implied_volatility(
         if hi - lo <= f64::EPSILON * hi {
             return (diff.abs() <= accepted).then_some(vol);
         }
-        let vega = bs.vega();
         let step = diff / vega;
         // Halley divides the Newton step by 1 − ½·step·(vomma/vega); far from the root
         // that factor can stall or reverse the step, so outside [½, 2] it is Newton's.

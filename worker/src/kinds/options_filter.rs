@@ -110,7 +110,7 @@ fn filter_and_write(
     stem: &str,
     mut files: ResultFiles,
 ) -> Result<(ResultFiles, usize, usize), KindError> {
-    let batches = read_parquet(source).map_err(|e| match e {
+    let batches = read_parquet(source, ctx.services.table_threads).map_err(|e| match e {
         TableError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => KindError::permanent(
             "source_missing",
             "the source job's processed chain is gone from the workspace",

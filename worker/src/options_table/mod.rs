@@ -123,9 +123,8 @@ pub fn screen_chain(
 }
 
 /// Runs `work` on every slice of at most [`schema::READ_BATCH_ROWS`] rows of `batches`
-/// over `threads` scoped threads, each taking the next unclaimed slice, and returns the
-/// results in slice order. The caller picks `threads` (the worker's cores divided by
-/// its job concurrency).
+/// over `threads` threads ([`parallel_map`]) and returns the results in slice order.
+/// The caller picks `threads` (the worker's cores divided by its job concurrency).
 pub fn for_each_slice<T, F>(
     batches: &[RecordBatch],
     threads: NonZeroUsize,
@@ -145,8 +144,22 @@ where
                 })
         })
         .collect();
+    parallel_map(slices.len(), threads, |i| work(&slices[i]))
+}
+
+/// `work(0..items)` over `threads` scoped threads, each taking the next unclaimed
+/// index (so a slow item does not hold up a whole share), with the results in index
+/// order. The first error is returned; a panic in `work` is resumed here.
+fn parallel_map<T, F>(items: usize, threads: NonZeroUsize, work: F) -> Result<Vec<T>, TableError>
+where
+    T: Send,
+    F: Fn(usize) -> Result<T, TableError> + Sync,
+{
+    let threads = threads.get().min(items);
+    if threads <= 1 {
+        return (0..items).map(work).collect();
+    }
     let next = AtomicUsize::new(0);
-    let threads = threads.get().min(slices.len()).max(1);
     let done = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -154,10 +167,10 @@ where
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(slice) = slices.get(i) else {
+                        if i >= items {
                             return Ok(done);
-                        };
-                        done.push((i, work(slice)?));
+                        }
+                        done.push((i, work(i)?));
                     }
                 })
             })

@@ -21,6 +21,7 @@ use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
 
 use crate::options_table::TableError;
+use crate::options_table::schema::READ_BATCH_ROWS;
 
 /// A result file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,8 +103,10 @@ pub fn write_batches(
             writer.into_inner()
         }
         ExportFormat::Parquet => {
+            // Row groups are what readers decode in parallel (`schema::read_parquet`).
             let props = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
+                .set_max_row_group_row_count(Some(READ_BATCH_ROWS))
                 .build();
             let mut writer = ArrowWriter::try_new(sink, schema.clone(), Some(props))?;
             for batch in batches {
@@ -165,6 +168,8 @@ impl Write for HashingWriter {
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroUsize;
+
     use arrow::compute::concat_batches;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -266,7 +271,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(read_csv(&csv.path).unwrap(), vec![batch.clone()]);
-        assert_eq!(read_parquet(&parquet.path).unwrap(), vec![batch.clone()]);
+        assert_eq!(
+            read_parquet(&parquet.path, NonZeroUsize::MIN).unwrap(),
+            vec![batch.clone()]
+        );
         // A filtered chain read as a processed chain keeps only the processed columns.
         let wide = write_batches(
             ExportFormat::Parquet,
@@ -276,7 +284,35 @@ mod tests {
             "wide",
         )
         .unwrap();
-        assert_eq!(read_parquet(&wide.path).unwrap(), vec![batch]);
+        assert_eq!(
+            read_parquet(&wide.path, NonZeroUsize::MIN).unwrap(),
+            vec![batch]
+        );
+    }
+
+    #[test]
+    fn a_large_chain_is_cut_into_row_groups_that_read_back_in_order_on_any_thread_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = chain();
+        let copies = 2 * READ_BATCH_ROWS / small.num_rows() + 1;
+        let big = concat_batches(&small.schema(), &vec![small; copies]).unwrap();
+        let written = write_batches(
+            ExportFormat::Parquet,
+            &processed_chain_schema(),
+            std::slice::from_ref(&big),
+            dir.path(),
+            "big",
+        )
+        .unwrap();
+        let groups = ParquetRecordBatchReaderBuilder::try_new(File::open(&written.path).unwrap())
+            .unwrap()
+            .metadata()
+            .num_row_groups();
+        assert_eq!(groups, 3);
+        let one = read_parquet(&written.path, NonZeroUsize::MIN).unwrap();
+        let three = read_parquet(&written.path, NonZeroUsize::new(3).unwrap()).unwrap();
+        assert_eq!(one, three);
+        assert_eq!(concat_batches(&big.schema(), &three).unwrap(), big);
     }
 
     #[test]
@@ -292,7 +328,7 @@ mod tests {
             "narrow",
         )
         .unwrap();
-        let err = read_parquet(&written.path).unwrap_err();
+        let err = read_parquet(&written.path, NonZeroUsize::MIN).unwrap_err();
         assert!(err.to_string().contains("\"strike\""), "{err}");
     }
 
