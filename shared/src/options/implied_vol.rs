@@ -2,13 +2,15 @@
 //!
 //! Newton's method in Halley's form (the step `δ = Δprice/vega` is corrected by the
 //! curvature `vomma/vega = d1·d2/σ`, which costs nothing once d1 and d2 are known, and
-//! converges cubically; plain Newton where the correction is large), started from the Corrado–Miller approximation (within a few per
-//! cent near the money; the Brenner–Subrahmanyam `√(2π/T)·P/S` when it has no real
-//! value), safeguarded by a bracket on [1e-4, 5.0] that shrinks with every evaluation
-//! (the price rises strictly with σ); whenever vega is tiny or a step leaves the bracket
-//! the step is a bisection instead. Prices outside the no-arbitrage bounds, or whose σ
-//! falls outside the bracket (the iterate is then pinned to an end of the bracket with
-//! the price still off), give `None`, never NaN. Not a general root finder.
+//! converges cubically; plain Newton where the correction is large), started from the
+//! Corrado–Miller approximation (within a few per cent near the money; when it has no
+//! real value, the larger of Brenner–Subrahmanyam's `√(2π/T)·P/S` and the σ of the
+//! price's inflection point), safeguarded by a bracket on [1e-4, 5.0] that shrinks with
+//! every evaluation (the price rises strictly with σ); whenever vega is tiny or a step
+//! leaves the bracket the step is a bisection instead. Prices outside the no-arbitrage
+//! bounds, or whose σ falls outside the bracket (the iterate is then pinned to an end
+//! of the bracket with the price still off), give `None`, never NaN. Not a general root
+//! finder.
 
 use crate::options::OptionType;
 use crate::options::black_scholes::{BlackScholes, PricingInputs};
@@ -87,7 +89,7 @@ pub fn implied_volatility(
 }
 
 /// Corrado–Miller's closed-form approximation of σ from the call price (a put's is
-/// turned into the call's by parity), falling back to Brenner–Subrahmanyam when the
+/// turned into the call's by parity), falling back as the module docs say when the
 /// square root has no real value.
 fn initial_guess(kind: OptionType, inputs: &PricingInputs, market_price: f64) -> f64 {
     let (s, k) = (inputs.discounted_spot(), inputs.discounted_strike());
@@ -102,7 +104,13 @@ fn initial_guess(kind: OptionType, inputs: &PricingInputs, market_price: f64) ->
     if radicand >= 0.0 {
         scale / (s + k) * (centred + radicand.sqrt())
     } else {
-        scale * market_price / inputs.spot()
+        // Far from the money the square root has no real value and the at-the-money
+        // formula lands far below the root (deep out-of-the-money prices are tiny), where
+        // vega vanishes and Newton overshoots the bracket. The price's inflection point
+        // in σ, √(2·|ln(S·e^(−qT)/(K·e^(−rT)))|/T), is a start from which Newton's
+        // steps approach the root from one side without leaving the bracket.
+        let inflection = (2.0 * (s / k).ln().abs() / inputs.years()).sqrt();
+        inflection.max(scale * market_price / inputs.spot())
     }
 }
 
