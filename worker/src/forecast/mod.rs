@@ -13,6 +13,7 @@
 //! their combination; `ets` is the ETS form search) and `metrics` → `output`.
 //! `isolated` runs all of it in the `fairlane-forecast` child process.
 
+pub mod arima;
 pub mod calendar;
 pub mod error;
 pub mod ets;
