@@ -17,6 +17,7 @@ pub mod arima;
 pub mod calendar;
 pub mod error;
 pub mod ets;
+pub mod ets_fit;
 pub mod input;
 pub mod isolated;
 pub mod metrics;

@@ -21,15 +21,15 @@
 
 use anofox_forecast::core::{Forecast, TimeSeries};
 use anofox_forecast::models::baseline::{Naive, SeasonalNaive};
-use anofox_forecast::models::exponential::{ETS, ETSSpec};
+use anofox_forecast::models::exponential::ETSSpec;
 use anofox_forecast::models::theta::AutoTheta;
 use anofox_forecast::models::{Forecaster, IncrementalForecaster};
 use serde::{Deserialize, Serialize};
 
 use crate::forecast::arima::{self, Arima};
 use crate::forecast::error::ForecastError;
-use crate::forecast::ets;
 use crate::forecast::series::Series;
+use crate::forecast::{ets, ets_fit};
 
 /// A model family that produces forecasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,18 +273,10 @@ impl Model {
         let best = forms
             .iter()
             .filter_map(|&spec| {
-                let period = if spec.has_seasonal() {
-                    season_length
-                } else {
-                    1
-                };
-                let mut model = ETS::new(spec, period);
-                model.fit(&data).ok()?;
-                let aicc = model.aicc().filter(|aicc| aicc.is_finite())?;
-                Some((aicc, spec, model))
+                ets_fit::fit_form(&series.values, spec, season_length, season_length)
             })
-            .min_by(|a, b| a.0.total_cmp(&b.0));
-        let Some((_, spec, model)) = best else {
+            .min_by(|a, b| a.aicc.total_cmp(&b.aicc));
+        let Some((spec, model)) = best.and_then(|fit| Some((fit.spec, fit.model(&data)?))) else {
             return Ok(None);
         };
         let forecasts = self.predict(&model, horizon, levels)?;
