@@ -1325,11 +1325,12 @@ fn optimhess<F: Fn(&[f64]) -> f64>(f: &F, par: &[f64], parscale: &[f64]) -> Opti
         }
         dpar[i] += eps;
     }
-    for i in 0..n {
-        for j in 0..i {
-            let tmp = 0.5 * (h[i][j] + h[j][i]);
-            h[i][j] = tmp;
-            h[j][i] = tmp;
+    for i in 1..n {
+        let (upper, lower) = h.split_at_mut(i);
+        for (j, row) in upper.iter_mut().enumerate() {
+            let tmp = 0.5 * (lower[0][j] + row[i]);
+            lower[0][j] = tmp;
+            row[i] = tmp;
         }
     }
     Some(h)
@@ -1555,7 +1556,7 @@ mod tests {
                 }
             }
             let gain = pnew[0];
-            if !(gain > 0.0) || !gain.is_finite() {
+            if gain <= 0.0 || !gain.is_finite() {
                 return None;
             }
             ssq += resid * resid / gain;

@@ -1,17 +1,17 @@
 //! The ETS model search behind the `ets` model: AutoETS's selection by AICc over the
-//! error/trend/season forms of the `anofox-forecast` crate (same forms, same guards,
-//! same fits), minus the damped seasonal forms that cannot be competitive.
+//! error/trend/season forms of the `anofox-forecast` crate (same forms, same guards),
+//! each fitted by `ets_fit`, minus the damped seasonal forms that cannot be
+//! competitive.
 //!
 //! A damped form differs from its undamped twin by one parameter, φ ∈ [0.8, 0.98];
-//! the damped seasonal forms are also the costliest to fit (their optimiser refines
-//! three starting points, about three times the work of any other form). So the
+//! the damped seasonal forms are also the costliest to fit (the most parameters). So the
 //! undamped forms are fitted first, and a damped seasonal form is fitted only when its
 //! undamped twin's AICc is within `DAMPED_MARGIN` of the best so far. The margin is
 //! wide: 10 AICc units is a likelihood ratio of about e⁵ that damping alone would have
 //! to make up. The damped non-seasonal forms are cheap and always fitted.
 //!
-//! It is not a new model: every fit is the crate's `ETS`; only which forms are tried
-//! differs from the crate's `AutoETS`, whose guards it keeps (spikes in the tail or
+//! It is not a new model: the selected fit runs as the crate's `ETS`; which forms are
+//! tried and how each is fitted differ from the crate's `AutoETS`, whose guards it keeps (spikes in the tail or
 //! an intermittent series restrict it to trend-free forms, multiplicative forms need
 //! positive values, seasonal forms need three seasons with some seasonal signal).
 
