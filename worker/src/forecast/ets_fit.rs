@@ -23,8 +23,8 @@ use anofox_forecast::models::Forecaster;
 use anofox_forecast::models::exponential::{ETS, ETSSeasonalType, ETSSpec, ErrorType, TrendType};
 
 /// Evaluations one Nelder–Mead run may spend, per free parameter (plus a base).
-const EVALUATIONS_PER_PARAMETER: usize = 100;
-const BASE_EVALUATIONS: usize = 500;
+const EVALUATIONS_PER_PARAMETER: usize = 80;
+const BASE_EVALUATIONS: usize = 400;
 
 /// A fitted form.
 #[derive(Debug, Clone, PartialEq)]
