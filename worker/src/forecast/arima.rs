@@ -14,12 +14,16 @@
 //! differencing lags, and computes the initial state covariance by Gardner et al.'s
 //! AS154 (about `r⁴/4` operations for `r` ARMA states, 15 for an ARMA(2,2)(1,1)[12]).
 //! Here the filter runs on the differenced series (the likelihood the diffuse prior
-//! approximates, without its `κ = 10⁶` error), the initial covariance solves the
-//! same Lyapunov equation by doubling, and once the one-step variance has converged
-//! to σ² (the filtered covariance is then zero and stays so) the filter continues as
-//! the plain ARMA recursion, `O(p + q)` a step instead of `O(r²)`. Nothing allocates
-//! per time step.
-//!
+//! approximates, without its `κ = 10⁶` error) from the stationary state covariance,
+//! in its Chandrasekhar form (`kalman`): from that start the predicted covariance
+//! changes by a rank-one matrix each step, so the gain is updated in `O(r)` a step
+//! instead of the covariance in `O(r²)`, and only the covariance's first column is
+//! needed, which comes from the ARMA autocovariances (`initial_column`, a linear
+//! system of size `p + 1`). Once the rank-one step is negligible the gain is frozen.
+//! Nothing allocates per time step. The tests check it against the full `O(r²)`
+//! filter started from the whole covariance (solved by doubling) and against the
+//! closed form for an AR(1).
+
 //! The differencing orders come from the crate (`nsdiffs_seas`: STL seasonal
 //! strength above 0.64; `ndiffs_kpss`: KPSS at 5 %), as do the BFGS (`vmmin`),
 //! Hessian, root and `lm` helpers below, ported from its `r_arima` module (MIT).
