@@ -240,3 +240,16 @@ fn every_rejection_has_its_code() {
         "malformed_csv",
     );
 }
+
+#[test]
+fn arima_is_within_five_percent_of_statsforecast_autoarima_on_1960() {
+    let (output, accuracy) = forecast_1960(Method::Arima);
+    let mase = accuracy.mase.unwrap();
+    // statsforecast AutoARIMA: MASE 0.6081 on 1960 (ops/bench forecast).
+    assert!(
+        mase <= 1.05 * 0.6081,
+        "{}: MASE {mase}",
+        output.specification
+    );
+    assert!(output.specification.starts_with("ARIMA("));
+}

@@ -9,13 +9,17 @@
 //!
 //! Map: `params` (the job's parameters and limits) → `input` (CSV, columns) → `series`
 //! (sorting, duplicates, frequency, gap filling, via `calendar`) → `pipeline` (season
-//! length, holdout, `auto`'s validation) → `models` (the `anofox-forecast` models and
-//! their combination; `ets` is the ETS form search) and `metrics` → `output`.
+//! length, holdout, `auto`'s validation) → `models` (the models and their
+//! combination: `ets` is the ETS form search and `ets_fit` fits one form, `arima` is
+//! our AutoARIMA, Theta and SeasonalNaive are the `anofox-forecast` crate's) and
+//! `metrics` → `output`.
 //! `isolated` runs all of it in the `fairlane-forecast` child process.
 
+pub mod arima;
 pub mod calendar;
 pub mod error;
 pub mod ets;
+pub mod ets_fit;
 pub mod input;
 pub mod isolated;
 pub mod metrics;

@@ -1,5 +1,6 @@
-//! The concrete models, all from the `anofox-forecast` crate (ports of statsforecast):
-//! ETS (its form search is `ets`), AutoARIMA, AutoTheta and SeasonalNaive, plus their
+//! The concrete models: ETS (its form search is `ets`, each form fitted by `ets_fit`
+//! and run by the `anofox-forecast` crate's `ETS`), AutoARIMA (`arima`, our own),
+//! AutoTheta and SeasonalNaive (the crate's, ports of statsforecast), plus their
 //! combination. One call fits a model to a series and predicts with intervals
 //! (`Model::fit_predict`); another forecasts from several origins for validation
 //! (`Model::validate`). Choosing between models is `pipeline`'s job, scoring is
@@ -14,23 +15,23 @@
 //! Validation does not refit everything at every origin. ETS is fitted once at the
 //! first origin and then filtered forward over the next windows with its parameters
 //! fixed (statsforecast's `cross_validation(refit=False)`); so is AutoARIMA (its order
-//! and coefficients, re-applied to the data up to each later origin); Theta and
+//! and coefficients, filtered over the data up to each later origin); Theta and
 //! SeasonalNaive are cheap and are refitted at every origin. The final refit after
 //! validation (`Model::refit`) fits only the ETS forms with the best AICc at the first
-//! origin (`ETS_SHORTLIST`) instead of all of them again.
+//! origin (`ETS_SHORTLIST`) instead of all of them again, and only re-estimates the
+//! coefficients of the ARIMA order validation found instead of searching again.
 
 use anofox_forecast::core::{Forecast, TimeSeries};
-use anofox_forecast::models::arima::{ARIMA, AutoARIMA, ModelOrder, SARIMA, SARIMASpec};
 use anofox_forecast::models::baseline::{Naive, SeasonalNaive};
-use anofox_forecast::models::exponential::{ETS, ETSSpec};
-use anofox_forecast::models::inspect::Explanation;
+use anofox_forecast::models::exponential::ETSSpec;
 use anofox_forecast::models::theta::AutoTheta;
 use anofox_forecast::models::{Forecaster, IncrementalForecaster};
 use serde::{Deserialize, Serialize};
 
+use crate::forecast::arima::{self, Arima};
 use crate::forecast::error::ForecastError;
-use crate::forecast::ets;
 use crate::forecast::series::Series;
+use crate::forecast::{ets, ets_fit};
 
 /// A model family that produces forecasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,9 +49,10 @@ pub enum Model {
     Combination,
 }
 
-/// AutoARIMA is fitted on at most this many of the latest values: its search grows
-/// superlinearly (about 1 s for 144 values, tens of seconds for 1 000 on a busy
-/// 2-core box), and the latest values carry what an ARIMA forecast uses.
+/// AutoARIMA is fitted on at most this many of the latest values: they carry what an
+/// ARIMA forecast uses, and on the bench's daily_1000 all 986 values led the search
+/// to a worse model than the latest 300 (MASE 0.88 against 0.79), at ten times the
+/// cost.
 pub const ARIMA_MAX_POINTS: usize = 300;
 
 /// Every single model, in the order `auto` tries them (ties go to the earlier one).
@@ -69,7 +71,13 @@ pub struct Validation {
     /// For ETS: the forms with the best AICc at the first origin, best first, which
     /// `Model::refit` tries instead of searching every form again.
     shortlist: Vec<ETSSpec>,
+    /// For ARIMA: the model fitted at the first origin, whose order `Model::refit`
+    /// re-estimates instead of searching again.
+    arima: Option<Arima>,
 }
+
+/// Why a forecast was rejected.
+const NON_FINITE: &str = "the model produced missing or non-finite forecasts";
 
 /// Why the ETS search gave nothing.
 const NO_ETS_FORM: &str = "no ETS form could be fitted";
@@ -162,43 +170,26 @@ impl Model {
                     specification,
                     forecasts,
                     shortlist,
+                    arima: None,
                 })
             }
             Model::Arima => {
-                let (model, data, _) = self.fit_auto_arima(&series.head(first), season_length)?;
-                let order = model.selected_full_order();
-                let specification = order.map_or_else(|| self.as_str().to_owned(), arima_name);
-                let forecast = model.predict(horizon).map_err(|e| self.failed(&e))?;
-                let first_point = self.checked(forecast.primary().to_vec(), horizon)?;
-                let fixed = order
-                    .map(|order| FixedArima::recover(&model, order, &data, &first_point))
-                    .transpose()
-                    .map_err(|e| self.failed(&e))?
-                    .flatten();
-                let mut forecasts = vec![first_point];
-                for &origin in &origins[1..] {
-                    let window = series.head(origin);
-                    let point = match &fixed {
-                        Some(fixed) => {
-                            let data = time_series(&window.tail(ARIMA_MAX_POINTS))
-                                .map_err(|e| self.failed(&e))?;
-                            let point = fixed
-                                .forecast(&data, fixed.intercept, horizon)
-                                .map_err(|e| self.failed(&e))?;
-                            self.checked(point, horizon)?
-                        }
-                        // Coefficients not recoverable: search again at this origin.
-                        None => {
-                            self.fit_predict(&window, season_length, horizon, &[])?
-                                .point
-                        }
-                    };
-                    forecasts.push(point);
-                }
+                let (model, _) = self.fit_auto_arima(&series.head(first), season_length)?;
+                let forecasts = origins
+                    .iter()
+                    .map(|&origin| {
+                        let window = series.head(origin).tail(ARIMA_MAX_POINTS);
+                        let forecast = model
+                            .forecast(&window.values, horizon, &[])
+                            .ok_or_else(|| self.failed_with(NON_FINITE))?;
+                        self.checked(forecast.point, horizon)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(Validation {
-                    specification,
+                    specification: model.order.name(),
                     forecasts,
                     shortlist: Vec::new(),
+                    arima: Some(model),
                 })
             }
             Model::Theta | Model::SeasonalNaive => {
@@ -214,6 +205,7 @@ impl Model {
                     specification,
                     forecasts,
                     shortlist: Vec::new(),
+                    arima: None,
                 })
             }
             Model::Combination => {
@@ -241,6 +233,15 @@ impl Model {
                     .first()
                     .map_or(&[][..], |v| v.shortlist.as_slice());
                 match self.fit_shortlist(shortlist, series, season_length, horizon, levels)? {
+                    Some(forecast) => Ok(forecast),
+                    None => self.fit_predict(series, season_length, horizon, levels),
+                }
+            }
+            Model::Arima => {
+                let learnt = validations.first().and_then(|v| v.arima.as_ref());
+                match learnt.and_then(|model| {
+                    self.fit_arima_order(model, series, season_length, horizon, levels)
+                }) {
                     Some(forecast) => Ok(forecast),
                     None => self.fit_predict(series, season_length, horizon, levels),
                 }
@@ -275,18 +276,10 @@ impl Model {
         let best = forms
             .iter()
             .filter_map(|&spec| {
-                let period = if spec.has_seasonal() {
-                    season_length
-                } else {
-                    1
-                };
-                let mut model = ETS::new(spec, period);
-                model.fit(&data).ok()?;
-                let aicc = model.aicc().filter(|aicc| aicc.is_finite())?;
-                Some((aicc, spec, model))
+                ets_fit::fit_form(&series.values, spec, season_length, season_length)
             })
-            .min_by(|a, b| a.0.total_cmp(&b.0));
-        let Some((_, spec, model)) = best else {
+            .min_by(|a, b| a.aicc.total_cmp(&b.aicc));
+        let Some((spec, model)) = best.and_then(|fit| Some((fit.spec, fit.model(&data)?))) else {
             return Ok(None);
         };
         let forecasts = self.predict(&model, horizon, levels)?;
@@ -294,41 +287,66 @@ impl Model {
             .map(Some)
     }
 
-    /// AutoARIMA fitted to (the latest `ARIMA_MAX_POINTS` of) `series`, with the notes
-    /// on how it was applied.
+    /// AutoARIMA (`arima`) fitted to (the latest `ARIMA_MAX_POINTS` of) `series`, with
+    /// the notes on how it was applied.
     fn fit_auto_arima(
         self,
         series: &Series,
         season_length: usize,
-    ) -> Result<(AutoARIMA, TimeSeries, Vec<String>), ForecastError> {
-        let mut notes = Vec::new();
-        let windowed;
-        let series = if series.len() > ARIMA_MAX_POINTS {
-            notes.push(format!(
-                "arima was fitted on the latest {ARIMA_MAX_POINTS} of {} values",
-                series.len()
-            ));
-            windowed = series.tail(ARIMA_MAX_POINTS);
-            &windowed
-        } else {
-            series
-        };
-        let data = time_series(series).map_err(|e| self.failed(&e))?;
-        // AutoARIMA needs three full seasons for seasonal terms.
-        let mut model = if season_length > 1 && series.len() >= 3 * season_length {
-            AutoARIMA::seasonal(season_length)
-        } else {
-            if season_length > 1 {
-                notes.push(format!(
-                    "arima was fitted without seasonal terms: they need at least {} \
-                     points (three seasons)",
-                    3 * season_length
-                ));
-            }
-            AutoARIMA::new()
-        };
-        model.fit(&data).map_err(|e| self.failed(&e))?;
-        Ok((model, data, notes))
+    ) -> Result<(Arima, Vec<String>), ForecastError> {
+        let (values, season_length, notes) = arima_input(series, season_length);
+        let model = arima::auto_arima(values, season_length)
+            .ok_or_else(|| self.failed_with("no ARIMA model could be fitted"))?;
+        Ok((model, notes))
+    }
+
+    /// `fit_predict` for ARIMA after validation: the order chosen there, its
+    /// coefficients re-estimated on `series`; `None` when that fit fails.
+    fn fit_arima_order(
+        self,
+        learnt: &Arima,
+        series: &Series,
+        season_length: usize,
+        horizon: usize,
+        levels: &[u32],
+    ) -> Option<ModelForecast> {
+        let (values, _, notes) = arima_input(series, season_length);
+        let model = arima::fit_order(values, learnt.order, learnt.has_constant())?;
+        self.arima_forecast(&model, values, horizon, levels, notes)
+            .ok()
+    }
+
+    /// The forecast of a fitted ARIMA from `values`.
+    fn arima_forecast(
+        self,
+        model: &Arima,
+        values: &[f64],
+        horizon: usize,
+        levels: &[u32],
+        notes: Vec<String>,
+    ) -> Result<ModelForecast, ForecastError> {
+        let forecast = model
+            .forecast(values, horizon, levels)
+            .ok_or_else(|| self.failed_with(NON_FINITE))?;
+        let bands = levels
+            .iter()
+            .zip(forecast.bands)
+            .map(|(&level, (lower, upper))| Band {
+                level,
+                lower,
+                upper,
+            })
+            .collect();
+        self.complete(
+            ModelForecast {
+                model: self,
+                specification: model.order.name(),
+                point: forecast.point,
+                bands,
+                notes,
+            },
+            horizon,
+        )
     }
 
     /// `values` when it has `horizon` finite values, else the model's failure.
@@ -336,7 +354,7 @@ impl Model {
         if values.len() == horizon && values.iter().all(|v| v.is_finite()) {
             Ok(values)
         } else {
-            Err(self.failed_with("the model produced missing or non-finite forecasts"))
+            Err(self.failed_with(NON_FINITE))
         }
     }
 
@@ -349,7 +367,7 @@ impl Model {
         horizon: usize,
         levels: &[u32],
     ) -> Result<ModelForecast, ForecastError> {
-        let mut notes = Vec::new();
+        let notes = Vec::new();
         let seasonal = season_length > 1;
         let (specification, forecasts) = match self {
             Model::Ets => {
@@ -360,14 +378,9 @@ impl Model {
                 (fit.model.spec().short_name(), forecasts)
             }
             Model::Arima => {
-                let (model, _, arima_notes) = self.fit_auto_arima(series, season_length)?;
-                notes.extend(arima_notes);
-                let specification = model.selected_full_order().map(arima_name);
-                let forecasts = self.predict(&model, horizon, levels)?;
-                (
-                    specification.unwrap_or_else(|| self.as_str().to_owned()),
-                    forecasts,
-                )
+                let (model, notes) = self.fit_auto_arima(series, season_length)?;
+                let (values, _, _) = arima_input(series, season_length);
+                return self.arima_forecast(&model, values, horizon, levels, notes);
             }
             Model::Theta => {
                 let data = time_series(series).map_err(|e| self.failed(&e))?;
@@ -436,22 +449,37 @@ impl Model {
                     .unwrap_or_default(),
             })
             .collect::<Vec<_>>();
+        self.complete(
+            ModelForecast {
+                model: self,
+                specification,
+                point,
+                bands,
+                notes,
+            },
+            horizon,
+        )
+    }
+
+    /// `forecast` when its point forecast and bands have `horizon` finite values, else
+    /// the model's failure.
+    fn complete(
+        self,
+        forecast: ModelForecast,
+        horizon: usize,
+    ) -> Result<ModelForecast, ForecastError> {
         let complete =
             |values: &[f64]| values.len() == horizon && values.iter().all(|v| v.is_finite());
-        if !complete(&point)
-            || !bands
+        if complete(&forecast.point)
+            && forecast
+                .bands
                 .iter()
                 .all(|b| complete(&b.lower) && complete(&b.upper))
         {
-            return Err(self.failed_with("the model produced missing or non-finite forecasts"));
+            Ok(forecast)
+        } else {
+            Err(self.failed_with(NON_FINITE))
         }
-        Ok(ModelForecast {
-            model: self,
-            specification,
-            point,
-            bands,
-            notes,
-        })
     }
 
     /// Fits `model` and predicts once per level (or once without intervals when there
@@ -552,112 +580,29 @@ pub fn combine_points(forecasts: &[&[f64]]) -> Vec<f64> {
         .collect()
 }
 
-/// A fitted AutoARIMA's order and coefficients, to forecast from later origins without
-/// re-estimating (the ARIMA side of `Model::validate`).
-struct FixedArima {
-    order: ModelOrder,
-    ar: Vec<f64>,
-    ma: Vec<f64>,
-    sar: Vec<f64>,
-    sma: Vec<f64>,
-    /// The constant in the form the crate's models take it (mean form for ARIMA,
-    /// constant form for SARIMA).
-    intercept: f64,
-}
-
-impl FixedArima {
-    /// Recovers the coefficients of `model`, fitted to `data`, from its explanation,
-    /// and its constant (which the explanation leaves out) from `point`, its forecast:
-    /// a forecast is affine in the constant, so forecasting at constants 0 and 1 gives
-    /// the line the fitted constant lies on (least squares over the steps). `None`
-    /// when the explanation has no ARIMA coefficients of the expected count or the
-    /// recovered model does not reproduce `point`.
-    fn recover(
-        model: &AutoARIMA,
-        order: ModelOrder,
-        data: &TimeSeries,
-        point: &[f64],
-    ) -> Result<Option<FixedArima>, anofox_forecast::ForecastError> {
-        let Explanation::Arima(explanation) = model.explanation()? else {
-            return Ok(None);
-        };
-        let coefficients = explanation.coefficients;
-        let seasonal = order.is_seasonal();
-        let (cap_p, cap_q) = if seasonal {
-            (order.cap_p, order.cap_q)
-        } else {
-            (0, 0)
-        };
-        if coefficients.len() != order.p + order.q + cap_p + cap_q {
-            return Ok(None);
-        }
-        let (ar, rest) = coefficients.split_at(order.p);
-        let (ma, rest) = rest.split_at(order.q);
-        let (sar, sma) = rest.split_at(cap_p);
-        let mut fixed = FixedArima {
-            order,
-            ar: ar.to_vec(),
-            ma: ma.to_vec(),
-            sar: sar.to_vec(),
-            sma: sma.to_vec(),
-            intercept: 0.0,
-        };
-        let at_zero = fixed.forecast(data, 0.0, point.len())?;
-        let at_one = fixed.forecast(data, 1.0, point.len())?;
-        let (mut cross, mut square) = (0.0, 0.0);
-        for ((target, zero), one) in point.iter().zip(&at_zero).zip(&at_one) {
-            let slope = one - zero;
-            cross += slope * (target - zero);
-            square += slope * slope;
-        }
-        if square > 0.0 {
-            fixed.intercept = cross / square;
-        }
-        // Only a recovery that reproduces the fitted model's forecast is used.
-        let again = fixed.forecast(data, fixed.intercept, point.len())?;
-        let scale = point.iter().fold(1.0_f64, |max, v| max.max(v.abs()));
-        let reproduced = again
-            .iter()
-            .zip(point)
-            .all(|(a, b)| (a - b).abs() <= 1e-6 * scale);
-        Ok(reproduced.then_some(fixed))
+/// The values ARIMA is fitted to (the latest `ARIMA_MAX_POINTS` of `series`), the
+/// season length it uses (1 when there are not three seasons) and the notes saying so.
+fn arima_input(series: &Series, season_length: usize) -> (&[f64], usize, Vec<String>) {
+    let mut notes = Vec::new();
+    let points = series.len();
+    let values = &series.values[points.saturating_sub(ARIMA_MAX_POINTS)..];
+    if points > ARIMA_MAX_POINTS {
+        notes.push(format!(
+            "arima was fitted on the latest {ARIMA_MAX_POINTS} of {points} values"
+        ));
     }
-
-    /// The point forecast of these coefficients with constant `intercept`, filtered
-    /// over `data`.
-    fn forecast(
-        &self,
-        data: &TimeSeries,
-        intercept: f64,
-        horizon: usize,
-    ) -> Result<Vec<f64>, anofox_forecast::ForecastError> {
-        let o = self.order;
-        let forecast = if o.is_seasonal() {
-            let spec = SARIMASpec::new(o.p, o.d, o.q, o.cap_p, o.cap_d, o.cap_q, o.s);
-            let mut model = SARIMA::with_coefficients(
-                spec,
-                self.ar.clone(),
-                self.ma.clone(),
-                self.sar.clone(),
-                self.sma.clone(),
-                intercept,
-            );
-            model.fit(data)?;
-            model.predict(horizon)?
-        } else {
-            let mut model = ARIMA::with_coefficients(
-                o.p,
-                o.d,
-                o.q,
-                self.ar.clone(),
-                self.ma.clone(),
-                intercept,
-            );
-            model.fit(data)?;
-            model.predict(horizon)?
-        };
-        Ok(forecast.primary().to_vec())
-    }
+    // Seasonal terms need three full seasons.
+    let season_length = if season_length > 1 && values.len() < 3 * season_length {
+        notes.push(format!(
+            "arima was fitted without seasonal terms: they need at least {} points (three \
+             seasons)",
+            3 * season_length
+        ));
+        1
+    } else {
+        season_length
+    };
+    (values, season_length, notes)
 }
 
 /// The series as the crate's input.
@@ -668,18 +613,6 @@ fn time_series(series: &Series) -> Result<TimeSeries, anofox_forecast::ForecastE
         .map(|date| date.and_utc())
         .collect();
     TimeSeries::univariate(timestamps, series.values.clone())
-}
-
-/// `ARIMA(p,d,q)` or `ARIMA(p,d,q)(P,D,Q)[s]`.
-fn arima_name(o: ModelOrder) -> String {
-    if o.is_seasonal() {
-        format!(
-            "ARIMA({},{},{})({},{},{})[{}]",
-            o.p, o.d, o.q, o.cap_p, o.cap_d, o.cap_q, o.s
-        )
-    } else {
-        format!("ARIMA({},{},{})", o.p, o.d, o.q)
-    }
 }
 
 #[cfg(test)]
@@ -728,18 +661,34 @@ mod tests {
     #[test]
     fn arima_validation_reapplies_the_coefficients_fitted_at_the_first_origin() {
         let series = air_passengers().head(132);
-        let (model, data, _) = Model::Arima.fit_auto_arima(&series.head(96), 12).unwrap();
-        let point = model.predict(12).unwrap().primary().to_vec();
-        let order = model.selected_full_order().unwrap();
-        let fixed = FixedArima::recover(&model, order, &data, &point)
-            .unwrap()
-            .expect("the fitted model is reproduced");
+        let (model, _) = Model::Arima.fit_auto_arima(&series.head(96), 12).unwrap();
+        let point = model.forecast(&series.values[..96], 12, &[]).unwrap().point;
         // A forecast from a later origin filters the same coefficients over more data.
-        let later = time_series(&series.head(108)).unwrap();
-        let ahead = fixed.forecast(&later, fixed.intercept, 12).unwrap();
+        let ahead = model
+            .forecast(&series.values[..108], 12, &[])
+            .unwrap()
+            .point;
         let validation = Model::Arima.validate(&series, 12, &[96, 108], 12).unwrap();
         assert_eq!(validation.forecasts, vec![point, ahead]);
-        assert!(validation.specification.starts_with("ARIMA("));
+        assert_eq!(validation.specification, model.order.name());
+        assert_eq!(validation.arima.as_ref(), Some(&model));
+    }
+
+    #[test]
+    fn the_arima_refit_reestimates_the_validated_order_without_searching() {
+        let series = air_passengers().head(132);
+        let validation = Model::Arima.validate(&series, 12, &[96, 108], 12).unwrap();
+        let learnt = validation.arima.clone().unwrap();
+        let refitted = Model::Arima
+            .refit(&[&validation], &series, 12, 12, &[80])
+            .unwrap();
+        assert_eq!(refitted.specification, validation.specification);
+        let expected = arima::fit_order(&series.values, learnt.order, learnt.has_constant())
+            .unwrap()
+            .forecast(&series.values, 12, &[80])
+            .unwrap();
+        assert_eq!(refitted.point, expected.point);
+        assert_eq!(refitted.bands[0].lower, expected.bands[0].0);
     }
 
     #[test]

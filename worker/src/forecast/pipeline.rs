@@ -20,7 +20,8 @@
 //! Every single model and the combination of ETS, ARIMA and Theta (`models`) are
 //! scored by their MAE averaged over the windows (MAE shares the scale within a window,
 //! so this ranks like MASE), and the best is refitted on the whole series
-//! (`Model::refit`: ETS only tries the forms that validation ranked best); a model that
+//! (`Model::refit`: ETS only tries the forms that validation ranked best, ARIMA only
+//! re-estimates the order validation found); a model that
 //! fails is skipped and reported. Ties go to the earlier of ets, arima, theta,
 //! seasonal_naive, combination. The summary's candidates are the four single models;
 //! the combination's score is in the notes, and in `holdout` when it is chosen.
