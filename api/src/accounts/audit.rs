@@ -165,9 +165,10 @@ pub async fn record(
     Ok(())
 }
 
-/// Writes many events of one request with one statement (e.g. every job of a batch).
+/// Writes many events of one request with one statement (e.g. every job of a batch),
+/// prepared once per connection: it is on the path of every job submission.
 pub async fn record_many(
-    client: &impl tokio_postgres::GenericClient,
+    client: &impl deadpool_postgres::GenericClient,
     meta: &RequestMeta,
     events: &[Event<'_>],
 ) -> Result<(), tokio_postgres::Error> {
@@ -180,12 +181,17 @@ pub async fn record_many(
     let outcomes: Vec<&str> = events.iter().map(|e| e.outcome.as_str()).collect();
     let targets: Vec<Option<&str>> = events.iter().map(|e| e.target.as_deref()).collect();
     let details: Vec<&Value> = events.iter().map(|e| &e.details).collect();
-    client
-        .execute(
+    let insert = client
+        .prepare_cached(
             "INSERT INTO audit_events (user_id, actor_id, action, outcome, ip, user_agent, target, details, request_id)
              SELECT e.user_id, e.actor_id, e.action, e.outcome, $7, $8, e.target, e.details, $9
              FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
                  AS e(user_id, actor_id, action, outcome, target, details)",
+        )
+        .await?;
+    client
+        .execute(
+            &insert,
             &[
                 &user_ids,
                 &actor_ids,

@@ -104,7 +104,7 @@ async fn submit(
                 .details(json!({ "kind": job.job.kind }))
         })
         .collect();
-    audit::record_many(&*tx, meta, &events).await?;
+    audit::record_many(&tx, meta, &events).await?;
     tx.commit().await?;
     if let Err(e) = jobs::publish(state.redis(), &inserted).await {
         // The jobs are committed; the reconciler publishes them once Redis is back.

@@ -121,12 +121,6 @@ pub async fn claim_batch(
              WHERE id = ANY($1) AND active ORDER BY id FOR UPDATE",
         )
         .await?;
-    let limits: HashMap<Uuid, i64> = tx
-        .query(&lock, &[&owners, &default_running_limit])
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
     let count = tx
         .prepare_cached(
             "SELECT user_id, count(*) FROM jobs WHERE user_id = ANY($1) AND state = 'running' \
@@ -143,13 +137,17 @@ pub async fn claim_batch(
         )
         .await?;
     let ids: Vec<Uuid> = proposals.iter().map(|p| p.id).collect();
-    // Both in one round trip (tokio-postgres pipelines concurrent queries).
+    // All three in one round trip (tokio-postgres pipelines concurrent queries, and
+    // Postgres runs them in order: the count runs once the owners' rows are locked).
+    let lock_params: [&(dyn ToSql + Sync); 2] = [&owners, &default_running_limit];
     let (count_params, select_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
         ([&owners], [&ids]);
-    let (counted, flagged) = tokio::try_join!(
+    let (locked, counted, flagged) = tokio::try_join!(
+        tx.query(&lock, &lock_params),
         tx.query(&count, &count_params),
         tx.query(&select, &select_params)
     )?;
+    let limits: HashMap<Uuid, i64> = locked.iter().map(|r| (r.get(0), r.get(1))).collect();
     let mut running: HashMap<Uuid, i64> = counted.iter().map(|r| (r.get(0), r.get(1))).collect();
     let suspects: HashSet<Uuid> = flagged
         .iter()

@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::jobs::dispatch::{self, Publication};
@@ -104,42 +105,61 @@ impl Inserted {
 /// user already used (now or earlier in `new_jobs`) is returned with `created: false`
 /// and counts nothing. A user id that does not exist is [`JobError::UnknownUser`].
 pub async fn insert(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     user_id: Uuid,
     new_jobs: &[NewJob],
     settings: &JobSettings,
 ) -> Result<Vec<Inserted>, JobError> {
-    let limits = tx
-        .query_opt(
+    // Every statement is prepared once per connection, and the three reads go out in
+    // one round trip: Postgres runs them in order, so the count sees the jobs of every
+    // submission that held the owner's lock before this one.
+    let lock = tx
+        .prepare_cached(
             "SELECT COALESCE(max_queued_jobs::bigint, $2), COALESCE(max_running_jobs::bigint, $3) \
              FROM users WHERE id = $1 FOR UPDATE",
-            &[
-                &user_id,
-                &settings.max_queued_jobs,
-                &settings.max_running_jobs,
-            ],
         )
-        .await?
-        .ok_or(JobError::UnknownUser)?;
-    let (queued_limit, running_limit): (i64, i64) = (limits.get(0), limits.get(1));
-
-    // Jobs that already hold one of the batch's idempotency keys, in one query.
+        .await?;
+    let count = tx
+        .prepare_cached(
+            "SELECT count(*) FROM jobs WHERE user_id = $1 AND state IN ('queued', 'retrying')",
+        )
+        .await?;
+    // Jobs that already hold one of the batch's idempotency keys.
     let keys: Vec<&str> = new_jobs
         .iter()
         .filter_map(|n| n.idempotency_key.as_deref())
         .collect();
-    let mut existing: HashMap<String, Job> = HashMap::new();
-    if !keys.is_empty() {
-        let by_key = tx
-            .prepare(&format!(
-                "SELECT {JOB_COLUMNS}, idempotency_key FROM jobs \
-                 WHERE user_id = $1 AND idempotency_key = ANY($2)"
-            ))
-            .await?;
-        for row in tx.query(&by_key, &[&user_id, &keys]).await? {
-            existing.insert(row.get("idempotency_key"), Job::from_row(&row));
-        }
-    }
+    let by_key = tx
+        .prepare_cached(&format!(
+            "SELECT {JOB_COLUMNS}, idempotency_key FROM jobs \
+             WHERE user_id = $1 AND idempotency_key = ANY($2)"
+        ))
+        .await?;
+    let lock_params: [&(dyn ToSql + Sync); 3] = [
+        &user_id,
+        &settings.max_queued_jobs,
+        &settings.max_running_jobs,
+    ];
+    let key_params: [&(dyn ToSql + Sync); 2] = [&user_id, &keys];
+    let count_params: [&(dyn ToSql + Sync); 1] = [&user_id];
+    let (limits, keyed, queued) = tokio::try_join!(
+        tx.query_opt(&lock, &lock_params),
+        async {
+            if keys.is_empty() {
+                Ok(Vec::new())
+            } else {
+                tx.query(&by_key, &key_params).await
+            }
+        },
+        tx.query_one(&count, &count_params),
+    )?;
+    let limits = limits.ok_or(JobError::UnknownUser)?;
+    let (queued_limit, running_limit): (i64, i64) = (limits.get(0), limits.get(1));
+    let queued: i64 = queued.get(0);
+    let existing: HashMap<String, Job> = keyed
+        .iter()
+        .map(|row| (row.get("idempotency_key"), Job::from_row(row)))
+        .collect();
 
     // What to create: one row per job, except a repeated key (the first one wins).
     let mut new_keys: HashSet<&str> = HashSet::new();
@@ -151,13 +171,6 @@ pub async fn insert(
     }
     let to_create = i64::try_from(ids.iter().flatten().count()).unwrap_or(i64::MAX);
 
-    let queued: i64 = tx
-        .query_one(
-            "SELECT count(*) FROM jobs WHERE user_id = $1 AND state IN ('queued', 'retrying')",
-            &[&user_id],
-        )
-        .await?
-        .get(0);
     if to_create > 0 && queued + to_create > queued_limit {
         return Err(JobError::QuotaExceeded {
             queued,
@@ -188,7 +201,7 @@ pub async fn insert(
             columns.5.push(new.idempotency_key.as_deref());
         }
         let insert = tx
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "INSERT INTO jobs (id, user_id, kind, params, max_attempts, timeout_ms, idempotency_key) \
                  SELECT n.id, $1, n.kind, n.params, n.max_attempts, n.timeout_ms, n.idempotency_key \
                  FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::int4[], $6::int8[], $7::text[]) \
