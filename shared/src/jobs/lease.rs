@@ -315,16 +315,18 @@ pub async fn heartbeat(
     ttl: Duration,
 ) -> Result<Heartbeat, JobError> {
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    let row = db
-        .get()
-        .await?
-        .query_opt(
+    let client = db.get().await?;
+    let renew = client
+        .prepare_cached(
             "UPDATE jobs SET lease_expires_at = now() + $3::bigint * interval '1 millisecond', updated_at = now() \
              WHERE id = $1 AND lease_token = $2 AND state = 'running' \
              RETURNING cancel_requested_at IS NOT NULL",
-            &[&claimed.job.id, &claimed.lease_token, &ttl_ms],
         )
         .await?;
+    let row = client
+        .query_opt(&renew, &[&claimed.job.id, &claimed.lease_token, &ttl_ms])
+        .await?;
+    drop(client);
     let Some(row) = row else {
         return Ok(Heartbeat::Lost);
     };
@@ -344,15 +346,17 @@ pub async fn report_progress(
     progress: &Progress,
 ) -> Result<bool, JobError> {
     let value = serde_json::to_value(progress).unwrap_or(Value::Null);
-    let updated = db
-        .get()
-        .await?
-        .execute(
+    let client = db.get().await?;
+    let update = client
+        .prepare_cached(
             "UPDATE jobs SET progress = $3, updated_at = now() \
              WHERE id = $1 AND lease_token = $2 AND state = 'running'",
-            &[&claimed.job.id, &claimed.lease_token, &value],
         )
         .await?;
+    let updated = client
+        .execute(&update, &[&claimed.job.id, &claimed.lease_token, &value])
+        .await?;
+    drop(client);
     if updated == 1 {
         events::notify(
             redis,
@@ -519,15 +523,15 @@ pub async fn finish(
             let now = chrono::Utc::now();
             let result = result_value(output.summary.clone(), &output.files, *id, now);
             let progress = progress.map(progress_value);
+            let succeed = tx
+                .prepare_cached(&format!(
+                    "UPDATE jobs SET state = 'succeeded', result = $3, error_code = NULL, \
+                     error_message = NULL, progress = COALESCE($4, progress), \
+                     finished_at = now(), {RELEASED} {FENCE}"
+                ))
+                .await?;
             let row = tx
-                .query_opt(
-                    &format!(
-                        "UPDATE jobs SET state = 'succeeded', result = $3, error_code = NULL, \
-                         error_message = NULL, progress = COALESCE($4, progress), \
-                         finished_at = now(), {RELEASED} {FENCE}"
-                    ),
-                    &[id, token, &result, &progress],
-                )
+                .query_opt(&succeed, &[id, token, &result, &progress])
                 .await?;
             if row.is_some() && !output.files.is_empty() {
                 register_files(&tx, claimed, output, now).await?;
@@ -540,39 +544,37 @@ pub async fn finish(
             message,
             retryable,
         } => {
+            let fail = client
+                .prepare_cached(&format!(
+                    "UPDATE jobs SET \
+                       state = CASE WHEN $5 AND attempt < max_attempts THEN 'retrying' ELSE 'failed' END, \
+                       run_at = CASE WHEN $5 AND attempt < max_attempts THEN {BACKOFF_SQL} ELSE run_at END, \
+                       finished_at = CASE WHEN $5 AND attempt < max_attempts THEN NULL ELSE now() END, \
+                       error_code = $3, error_message = $4, {RELEASED} {FENCE}"
+                ))
+                .await?;
             client
-                .query_opt(
-                    &format!(
-                        "UPDATE jobs SET \
-                           state = CASE WHEN $5 AND attempt < max_attempts THEN 'retrying' ELSE 'failed' END, \
-                           run_at = CASE WHEN $5 AND attempt < max_attempts THEN {BACKOFF_SQL} ELSE run_at END, \
-                           finished_at = CASE WHEN $5 AND attempt < max_attempts THEN NULL ELSE now() END, \
-                           error_code = $3, error_message = $4, {RELEASED} {FENCE}"
-                    ),
-                    &[id, token, code, message, retryable],
-                )
+                .query_opt(&fail, &[id, token, code, message, retryable])
                 .await?
         }
         Outcome::Cancelled => {
-            client
-                .query_opt(
-                    &format!("UPDATE jobs SET state = 'cancelled', finished_at = now(), {RELEASED} {FENCE}"),
-                    &[id, token],
-                )
-                .await?
+            let cancel = client
+                .prepare_cached(&format!(
+                    "UPDATE jobs SET state = 'cancelled', finished_at = now(), {RELEASED} {FENCE}"
+                ))
+                .await?;
+            client.query_opt(&cancel, &[id, token]).await?
         }
         Outcome::Released => {
-            client
-                .query_opt(
-                    &format!(
-                        "UPDATE jobs SET \
-                           state = CASE WHEN cancel_requested_at IS NULL THEN 'queued' ELSE 'cancelled' END, \
-                           finished_at = CASE WHEN cancel_requested_at IS NULL THEN NULL ELSE now() END, \
-                           attempt = greatest(attempt - 1, 0), run_at = now(), {RELEASED} {FENCE}"
-                    ),
-                    &[id, token],
-                )
-                .await?
+            let release = client
+                .prepare_cached(&format!(
+                    "UPDATE jobs SET \
+                       state = CASE WHEN cancel_requested_at IS NULL THEN 'queued' ELSE 'cancelled' END, \
+                       finished_at = CASE WHEN cancel_requested_at IS NULL THEN NULL ELSE now() END, \
+                       attempt = greatest(attempt - 1, 0), run_at = now(), {RELEASED} {FENCE}"
+                ))
+                .await?;
+            client.query_opt(&release, &[id, token]).await?
         }
     };
     let Some(row) = row else {
