@@ -257,7 +257,10 @@ pub async fn claim_batch(
         .map(|p| (p.id, p.user_id, JobState::Running))
         .collect();
     if !changes.is_empty() {
-        events::notify_all(redis, &changes).await;
+        // Events are hints (subscribers re-read the job), so the jobs need not wait for
+        // them to be sent before they start.
+        let redis = redis.clone();
+        tokio::spawn(async move { events::notify_all(&redis, &changes).await });
     }
     Ok(proposals
         .iter()
@@ -459,7 +462,9 @@ pub async fn succeed_many(
         .iter()
         .map(|job| (job.id, job.user_id, JobState::Succeeded))
         .collect();
-    events::notify_all(redis, &changes).await;
+    // Hints only (see `claim_batch`): the next batch need not wait for them.
+    let redis = redis.clone();
+    tokio::spawn(async move { events::notify_all(&redis, &changes).await });
     Ok(ids.iter().map(|id| recorded.contains(id)).collect())
 }
 
