@@ -5,7 +5,6 @@
 //! `Runtime::new` starts the completer task, so it must be called inside Tokio.
 
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,7 +19,7 @@ use uuid::Uuid;
 use crate::completer::Completer;
 use crate::contexts::UserContexts;
 use crate::metrics::Metrics;
-use crate::services::Services;
+use crate::services::{Services, TableCores};
 use crate::settings::WorkerSettings;
 
 /// One claimed job counted by [`Runtime::hold`]; dropping it wakes the dispatcher
@@ -97,7 +96,7 @@ impl Runtime {
             keyring: settings.keyring.clone(),
             broker: settings.broker.clone(),
             contexts: Arc::new(UserContexts::new(settings.context_idle)),
-            table_threads: table_threads(settings.concurrency),
+            table_cores: TableCores::of_this_machine(),
             forecast: settings.forecast.clone(),
         });
         let wake = Arc::new(Notify::new());
@@ -161,10 +160,4 @@ pub async fn turned_on(rx: &mut watch::Receiver<bool>) {
     if rx.wait_for(|on| *on).await.is_err() {
         std::future::pending::<()>().await;
     }
-}
-
-/// The cores each of `concurrency` job slots may use for table work (at least one).
-fn table_threads(concurrency: usize) -> NonZeroUsize {
-    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    NonZeroUsize::new(cores / concurrency.max(1)).unwrap_or(NonZeroUsize::MIN)
 }

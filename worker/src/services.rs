@@ -6,6 +6,8 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use deadpool_postgres::Pool;
 use fairlane_shared::crypto::Keyring;
 use fairlane_shared::kite::BrokerSettings;
@@ -29,9 +31,92 @@ pub struct Services {
     pub broker: BrokerSettings,
     /// Per-user runtime contexts (decrypted credentials, broker client).
     pub contexts: Arc<UserContexts>,
-    /// Threads one table job (`options.filter`) may use: the machine's cores shared
-    /// among the worker's job slots.
-    pub table_threads: NonZeroUsize,
+    /// The cores table jobs (`options.filter`) borrow their threads from.
+    pub table_cores: TableCores,
     /// Where the `fairlane-forecast` child is and how to start it.
     pub forecast: ForecastBinary,
+}
+
+/// The machine's cores for table work, shared by the jobs of one worker process. A
+/// table job borrows every core no other table job holds, and runs on one thread when
+/// none is free: one job on an idle worker uses the whole machine, concurrent ones
+/// split it (a fixed share per job slot would leave the cores of idle slots unused).
+#[derive(Debug)]
+pub struct TableCores {
+    free: Arc<Semaphore>,
+    cores: NonZeroUsize,
+}
+
+/// Cores borrowed by one job; given back when dropped.
+#[derive(Debug)]
+pub struct BorrowedCores {
+    _permit: Option<OwnedSemaphorePermit>,
+    threads: NonZeroUsize,
+}
+
+impl TableCores {
+    /// `cores` cores, all free.
+    pub fn new(cores: NonZeroUsize) -> Self {
+        Self {
+            free: Arc::new(Semaphore::new(cores.get())),
+            cores,
+        }
+    }
+
+    /// The machine's cores (`available_parallelism`, else one).
+    pub fn of_this_machine() -> Self {
+        Self::new(std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN))
+    }
+
+    /// Borrows every free core (none free: one thread on no borrowed core).
+    pub fn borrow(&self) -> BorrowedCores {
+        (1..=self.cores.get())
+            .rev()
+            .find_map(|n| {
+                let permit = self
+                    .free
+                    .clone()
+                    .try_acquire_many_owned(u32::try_from(n).ok()?)
+                    .ok()?;
+                Some(BorrowedCores {
+                    _permit: Some(permit),
+                    threads: NonZeroUsize::new(n)?,
+                })
+            })
+            .unwrap_or(BorrowedCores {
+                _permit: None,
+                threads: NonZeroUsize::MIN,
+            })
+    }
+}
+
+impl BorrowedCores {
+    /// The threads the job may run on.
+    pub fn threads(&self) -> NonZeroUsize {
+        self.threads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_borrows_every_free_core_and_gives_them_back() {
+        let cores = TableCores::new(NonZeroUsize::new(4).unwrap());
+        let first = cores.borrow();
+        assert_eq!(first.threads().get(), 4);
+        // Nothing free: one thread anyway.
+        let second = cores.borrow();
+        assert_eq!(second.threads().get(), 1);
+        drop(first);
+        let third = cores.borrow();
+        assert_eq!(third.threads().get(), 4);
+        let fourth = cores.borrow();
+        assert_eq!(fourth.threads().get(), 1);
+        drop(third);
+        drop(second);
+        drop(fourth);
+        assert_eq!(cores.borrow().threads().get(), 4);
+    }
 }

@@ -110,7 +110,8 @@ fn filter_and_write(
     stem: &str,
     mut files: ResultFiles,
 ) -> Result<(ResultFiles, usize, usize), KindError> {
-    let batches = read_parquet(source, ctx.services.table_threads).map_err(|e| match e {
+    let cores = ctx.services.table_cores.borrow();
+    let batches = read_parquet(source, cores.threads()).map_err(|e| match e {
         TableError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => KindError::permanent(
             "source_missing",
             "the source job's processed chain is gone from the workspace",
@@ -120,8 +121,10 @@ fn filter_and_write(
     let rows_in = batches.iter().map(|b| b.num_rows()).sum();
     ctx.progress(1, Some(3), Some("calculating columns".to_owned()));
     let Screened { every_row, kept } =
-        screen_chain(&batches, params, trading_day(), ctx.services.table_threads)
+        screen_chain(&batches, params, trading_day(), cores.threads())
             .map_err(|e| table_error(&e))?;
+    // The writers run on this thread alone.
+    drop(cores);
     ctx.progress(2, Some(3), Some("writing the results".to_owned()));
     let schema = filtered_chain_schema();
     let filtered_stem = format!("{stem}-filtered");
