@@ -52,13 +52,12 @@ pub enum Model {
 /// AutoARIMA is fitted on at most this many of the latest values: they carry what an
 /// ARIMA forecast uses, and the search's cost grows with them (on the bench's
 /// daily_1000, all 986 values take 3–4 times as long as these 450, which left it only
-/// about 3x faster than statsforecast's AutoARIMA). Chosen on the bench (`ops/benches/forecast`, our side
-/// scored against statsforecast's recorded MASE): with the root-rule fallback of
-/// `arima`, 300 values left daily_1000 8.7 % and hourly_2000 6.5 % behind
-/// statsforecast on the whole series, 450 leave arima within 0.3 % or ahead on all
-/// four series and `auto` within 4.6 % of the best statsforecast model. The choice is
-/// sensitive: at 400 daily_1000's arima is 5.2 % behind, at 500 it takes twice as
-/// long.
+/// about 3x faster than statsforecast's AutoARIMA). Chosen on the bench
+/// (`ops/benches/forecast`): with the root-rule fallback of `arima`, 300 values left
+/// daily_1000 8.7 % and hourly_2000 6.5 % behind statsforecast on the whole series;
+/// 450 leave `arima` within 0.3 % or ahead on all four series and `auto` within 4.6 %
+/// of the best statsforecast model. The choice is sensitive: at 400 daily_1000's
+/// `arima` is 5.2 % behind, at 500 it takes 1.5–2 times as long.
 pub const ARIMA_MAX_POINTS: usize = 450;
 
 /// Every single model, in the order `auto` tries them (ties go to the earlier one).
