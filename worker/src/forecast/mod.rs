@@ -27,6 +27,7 @@ pub mod models;
 pub mod output;
 pub mod params;
 pub mod pipeline;
+pub mod seasonal_naive;
 pub mod series;
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The concrete models: ETS (its form search is `ets`, each form fitted by `ets_fit`
 //! and run by the `anofox-forecast` crate's `ETS`), AutoARIMA (`arima`, our own),
-//! AutoTheta and SeasonalNaive (the crate's, ports of statsforecast), plus their
-//! combination. One call fits a model to a series and predicts with intervals
+//! AutoTheta (the crate's, a port of statsforecast's) and seasonal naive
+//! (`seasonal_naive`), plus their combination. One call fits a model to a series and predicts with intervals
 //! (`Model::fit_predict`); another forecasts from several origins for validation
 //! (`Model::validate`). Choosing between models is `pipeline`'s job, scoring is
 //! `metrics`'. Nothing here reads files or knows about jobs.
@@ -22,7 +22,6 @@
 //! coefficients of the ARIMA order validation found instead of searching again.
 
 use anofox_forecast::core::{Forecast, TimeSeries};
-use anofox_forecast::models::baseline::{Naive, SeasonalNaive};
 use anofox_forecast::models::exponential::ETSSpec;
 use anofox_forecast::models::theta::AutoTheta;
 use anofox_forecast::models::{Forecaster, IncrementalForecaster};
@@ -31,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::forecast::arima::{self, Arima};
 use crate::forecast::error::ForecastError;
 use crate::forecast::series::Series;
-use crate::forecast::{ets, ets_fit};
+use crate::forecast::{ets, ets_fit, seasonal_naive};
 
 /// A model family that produces forecasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +82,9 @@ pub struct Validation {
 
 /// Why a forecast was rejected.
 const NON_FINITE: &str = "the model produced missing or non-finite forecasts";
+
+/// Why seasonal naive gave nothing.
+const SHORTER_THAN_A_SEASON: &str = "the series is shorter than one season";
 
 /// Why the ETS search gave nothing.
 const NO_ETS_FORM: &str = "no ETS form could be fitted";
@@ -399,20 +401,32 @@ impl Model {
                 })?
             }
             Model::SeasonalNaive => {
-                let data = time_series(series).map_err(|e| self.failed(&e))?;
-                if seasonal {
-                    self.run(
-                        SeasonalNaive::new(season_length),
-                        &data,
-                        horizon,
-                        levels,
-                        |_| Some(format!("SeasonalNaive({season_length})")),
-                    )?
+                let naive =
+                    seasonal_naive::forecast(&series.values, season_length, horizon, levels)
+                        .ok_or_else(|| self.failed_with(SHORTER_THAN_A_SEASON))?;
+                let specification = if seasonal {
+                    format!("SeasonalNaive({season_length})")
                 } else {
-                    self.run(Naive::new(), &data, horizon, levels, |_| {
-                        Some("Naive".to_owned())
-                    })?
-                }
+                    "Naive".to_owned()
+                };
+                return self.complete(
+                    ModelForecast {
+                        model: self,
+                        specification,
+                        point: naive.point,
+                        bands: levels
+                            .iter()
+                            .zip(naive.bands)
+                            .map(|(&level, (lower, upper))| Band {
+                                level,
+                                lower,
+                                upper,
+                            })
+                            .collect(),
+                        notes,
+                    },
+                    horizon,
+                );
             }
             Model::Combination => {
                 let members = COMBINATION_MEMBERS
