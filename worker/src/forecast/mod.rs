@@ -11,7 +11,8 @@
 //! (sorting, duplicates, frequency, gap filling, via `calendar`) → `pipeline` (season
 //! length, holdout, `auto`'s validation) → `models` (the models and their
 //! combination: `ets` is the ETS form search and `ets_fit` fits one form, `arima` is
-//! our AutoARIMA, Theta and SeasonalNaive are the `anofox-forecast` crate's) and
+//! our AutoARIMA, `theta` our port of statsforecast's AutoTheta, `seasonal_naive` our
+//! seasonal naive) and
 //! `metrics` → `output`.
 //! `isolated` runs all of it in the `fairlane-forecast` child process.
 
@@ -29,6 +30,7 @@ pub mod params;
 pub mod pipeline;
 pub mod seasonal_naive;
 pub mod series;
+pub mod theta;
 
 #[cfg(test)]
 mod air_passengers_tests;

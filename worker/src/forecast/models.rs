@@ -1,6 +1,6 @@
 //! The concrete models: ETS (its form search is `ets`, each form fitted by `ets_fit`
 //! and run by the `anofox-forecast` crate's `ETS`), AutoARIMA (`arima`, our own),
-//! AutoTheta (the crate's, a port of statsforecast's) and seasonal naive
+//! AutoTheta (`theta`, our port of statsforecast's) and seasonal naive
 //! (`seasonal_naive`), plus their combination. One call fits a model to a series and predicts with intervals
 //! (`Model::fit_predict`); another forecasts from several origins for validation
 //! (`Model::validate`). Choosing between models is `pipeline`'s job, scoring is
@@ -23,14 +23,13 @@
 
 use anofox_forecast::core::{Forecast, TimeSeries};
 use anofox_forecast::models::exponential::ETSSpec;
-use anofox_forecast::models::theta::AutoTheta;
 use anofox_forecast::models::{Forecaster, IncrementalForecaster};
 use serde::{Deserialize, Serialize};
 
 use crate::forecast::arima::{self, Arima};
 use crate::forecast::error::ForecastError;
 use crate::forecast::series::Series;
-use crate::forecast::{ets, ets_fit, seasonal_naive};
+use crate::forecast::{ets, ets_fit, seasonal_naive, theta};
 
 /// A model family that produces forecasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +84,9 @@ const NON_FINITE: &str = "the model produced missing or non-finite forecasts";
 
 /// Why seasonal naive gave nothing.
 const SHORTER_THAN_A_SEASON: &str = "the series is shorter than one season";
+
+/// Why AutoTheta gave nothing.
+const TOO_SHORT_FOR_THETA: &str = "theta needs at least four values";
 
 /// Why the ETS search gave nothing.
 const NO_ETS_FORM: &str = "no ETS form could be fitted";
@@ -335,15 +337,7 @@ impl Model {
         let forecast = model
             .forecast(values, horizon, levels)
             .ok_or_else(|| self.failed_with(NON_FINITE))?;
-        let bands = levels
-            .iter()
-            .zip(forecast.bands)
-            .map(|(&level, (lower, upper))| Band {
-                level,
-                lower,
-                upper,
-            })
-            .collect();
+        let bands = bands(levels, forecast.bands);
         self.complete(
             ModelForecast {
                 model: self,
@@ -390,15 +384,18 @@ impl Model {
                 return self.arima_forecast(&model, values, horizon, levels, notes);
             }
             Model::Theta => {
-                let data = time_series(series).map_err(|e| self.failed(&e))?;
-                let model = if seasonal {
-                    AutoTheta::seasonal(season_length)
-                } else {
-                    AutoTheta::new()
-                };
-                self.run(model, &data, horizon, levels, |m| {
-                    m.selected_model().map(|kind| format!("Theta({kind})"))
-                })?
+                let (fit, theta) = theta::forecast(&series.values, season_length, horizon, levels)
+                    .ok_or_else(|| self.failed_with(TOO_SHORT_FOR_THETA))?;
+                return self.complete(
+                    ModelForecast {
+                        model: self,
+                        specification: format!("Theta({})", fit.kind.as_str()),
+                        point: theta.point,
+                        bands: bands(levels, theta.bands),
+                        notes,
+                    },
+                    horizon,
+                );
             }
             Model::SeasonalNaive => {
                 let naive =
@@ -414,15 +411,7 @@ impl Model {
                         model: self,
                         specification,
                         point: naive.point,
-                        bands: levels
-                            .iter()
-                            .zip(naive.bands)
-                            .map(|(&level, (lower, upper))| Band {
-                                level,
-                                lower,
-                                upper,
-                            })
-                            .collect(),
+                        bands: bands(levels, naive.bands),
                         notes,
                     },
                     horizon,
@@ -499,22 +488,6 @@ impl Model {
         } else {
             Err(self.failed_with(NON_FINITE))
         }
-    }
-
-    /// Fits `model` and predicts once per level (or once without intervals when there
-    /// are no levels), returning the fitted specification and the forecasts.
-    fn run<F: Forecaster>(
-        self,
-        mut model: F,
-        data: &TimeSeries,
-        horizon: usize,
-        levels: &[u32],
-        specification: impl Fn(&F) -> Option<String>,
-    ) -> Result<(String, Vec<Forecast>), ForecastError> {
-        model.fit(data).map_err(|error| self.failed(&error))?;
-        let forecasts = self.predict(&model, horizon, levels)?;
-        let specification = specification(&model).unwrap_or_else(|| self.as_str().to_owned());
-        Ok((specification, forecasts))
     }
 
     /// Predicts once per level (or once without intervals when there are no levels).
@@ -622,6 +595,19 @@ fn arima_input(series: &Series, season_length: usize) -> (&[f64], usize, Vec<Str
         season_length
     };
     (values, season_length, notes)
+}
+
+/// One `Band` per level from bounds given in the same order.
+fn bands(levels: &[u32], bounds: Vec<(Vec<f64>, Vec<f64>)>) -> Vec<Band> {
+    levels
+        .iter()
+        .zip(bounds)
+        .map(|(&level, (lower, upper))| Band {
+            level,
+            lower,
+            upper,
+        })
+        .collect()
 }
 
 /// The series as the crate's input.
