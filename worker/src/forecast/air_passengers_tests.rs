@@ -253,3 +253,17 @@ fn arima_is_within_five_percent_of_statsforecast_autoarima_on_1960() {
     );
     assert!(output.specification.starts_with("ARIMA("));
 }
+
+#[test]
+fn theta_is_within_five_percent_of_statsforecast_autotheta_on_1960() {
+    let (output, accuracy) = forecast_1960(Method::Theta);
+    let mase = accuracy.mase.unwrap();
+    // statsforecast 2.1.1 AutoTheta(season_length=12) fitted on 1949–1959: MASE 0.6357
+    // on 1960 (ops/bench forecast).
+    assert!(
+        mase <= 1.05 * 0.6357,
+        "{}: MASE {mase}",
+        output.specification
+    );
+    assert_eq!(output.specification, "Theta(OTM)");
+}
