@@ -11,9 +11,9 @@
 //!
 //! Same state equations, initialisation, objective (the sum of squared one-step errors
 //! after the first three, over the mean absolute value) and optimiser (including its
-//! stopping rule) as statsforecast's. The objective only needs one-step errors, so the loop does not
-//! compute statsforecast's unused three-step errors, and `(1 − α)^t` is carried
-//! forward instead of raised afresh.
+//! stopping rule) as statsforecast's. The objective only needs one-step errors, so the
+//! loop does not compute statsforecast's unused three-step errors, and `(1 − α)^t` is
+//! carried forward instead of raised afresh.
 //!
 //! Where this deliberately differs: the prediction intervals are statsforecast's
 //! simulation (the fitted model run forward on normal errors with the residuals'
@@ -221,13 +221,8 @@ pub fn fit(values: &[f64], period: usize) -> Option<ThetaFit> {
                 .is_finite()
                 .then_some((kind, parameters, objective))
         })
-        .fold(
-            None,
-            |best: Option<(ThetaKind, Parameters, f64)>, fit| match best {
-                Some(b) if b.2 <= fit.2 => Some(b),
-                _ => Some(fit),
-            },
-        )?;
+        // `min_by` keeps the first of equals: ties go to the earlier kind.
+        .min_by(|a, b| a.2.total_cmp(&b.2))?;
     let mut residuals = vec![0.0; adjusted.len()];
     let (_, last) = filter(&adjusted, kind, parameters, line, |t, e| {
         residuals[t] = e;
