@@ -49,6 +49,8 @@ const PARAMS: &str = r#"{
 }"#;
 
 fn main() -> anyhow::Result<()> {
+    // As the worker does (see `fairlane_worker::memory`).
+    fairlane_worker::memory::retain_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args
         .iter()

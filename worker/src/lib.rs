@@ -18,6 +18,7 @@ pub mod dispatcher;
 pub mod error;
 pub mod forecast;
 pub mod kinds;
+pub mod memory;
 pub mod metrics;
 pub mod options_table;
 pub mod outputs;

@@ -5,6 +5,7 @@ use fairlane_worker::settings::WorkerSettings;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    fairlane_worker::memory::retain_freed_memory();
     let settings = match WorkerSettings::from_env(&Env::from_process())
         .and_then(|settings| settings.forecast.check().map(|()| settings))
     {

@@ -15,6 +15,7 @@ use fairlane_shared::redis_conn::Redis;
 
 use crate::contexts::UserContexts;
 use crate::forecast::ForecastBinary;
+use crate::memory;
 
 /// Shared services of one worker process.
 #[derive(Debug)]
@@ -47,11 +48,15 @@ pub struct TableCores {
     cores: NonZeroUsize,
 }
 
-/// Cores borrowed by one job; given back when dropped.
+/// Cores borrowed by one job; given back when dropped. The last job to give its cores
+/// back returns the process's freed memory to the operating system
+/// ([`memory::release_freed_memory`]).
 #[derive(Debug)]
 pub struct BorrowedCores {
-    _permit: Option<OwnedSemaphorePermit>,
+    permit: Option<OwnedSemaphorePermit>,
     threads: NonZeroUsize,
+    free: Arc<Semaphore>,
+    cores: NonZeroUsize,
 }
 
 impl TableCores {
@@ -79,13 +84,17 @@ impl TableCores {
                     .try_acquire_many_owned(u32::try_from(n).ok()?)
                     .ok()?;
                 Some(BorrowedCores {
-                    _permit: Some(permit),
+                    permit: Some(permit),
                     threads: NonZeroUsize::new(n)?,
+                    free: self.free.clone(),
+                    cores: self.cores,
                 })
             })
             .unwrap_or(BorrowedCores {
-                _permit: None,
+                permit: None,
                 threads: NonZeroUsize::MIN,
+                free: self.free.clone(),
+                cores: self.cores,
             })
     }
 }
@@ -94,6 +103,15 @@ impl BorrowedCores {
     /// The threads the job may run on.
     pub fn threads(&self) -> NonZeroUsize {
         self.threads
+    }
+}
+
+impl Drop for BorrowedCores {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        if self.free.available_permits() == self.cores.get() {
+            memory::release_freed_memory();
+        }
     }
 }
 

@@ -45,8 +45,8 @@ impl PricingInputs {
             dividend_yield,
             ln_moneyness: (spot / strike).ln(),
             sqrt_years: years.sqrt(),
-            carry: (-dividend_yield * years).exp(),
-            discount: (-rate * years).exp(),
+            carry: discount_factor(dividend_yield, years),
+            discount: discount_factor(rate, years),
         })
     }
 
@@ -82,6 +82,16 @@ impl PricingInputs {
             OptionType::Call => ((s - k).max(0.0), s),
             OptionType::Put => ((k - s).max(0.0), k),
         }
+    }
+}
+
+/// e^(−rate·years), without the exponential for the common zero rate (no dividend
+/// yield): one row of a chain costs a handful of exponentials in all.
+fn discount_factor(rate: f64, years: f64) -> f64 {
+    if rate == 0.0 {
+        1.0
+    } else {
+        (-rate * years).exp()
     }
 }
 

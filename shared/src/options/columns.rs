@@ -16,11 +16,16 @@ use crate::options::black_scholes::DAYS_PER_YEAR;
 /// yields and year fractions never divide by zero (`domain.md` §2.1). `None` once the
 /// contract has expired.
 pub fn days_to_expiry(today: NaiveDate, expiry: NaiveDate) -> Option<u32> {
-    let days = (expiry - today).num_days();
-    if days < 0 {
+    days_left((expiry - today).num_days())
+}
+
+/// [`days_to_expiry`] from the signed number of calendar days between today and the
+/// expiry date (for callers that hold dates as day numbers).
+pub fn days_left(calendar_days: i64) -> Option<u32> {
+    if calendar_days < 0 {
         return None;
     }
-    u32::try_from(days.max(1)).ok()
+    u32::try_from(calendar_days.max(1)).ok()
 }
 
 /// Time to expiry in years for pricing: `days / 365`, with at least one day.

@@ -27,7 +27,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Float64Builder, Int32Builder, RecordBatch,
 };
 use arrow::datatypes::{Date32Type, Float64Type};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use fairlane_shared::options::columns;
 use fairlane_shared::options::{BlackScholes, OptionType, PricingInputs, implied_volatility};
 
@@ -38,7 +38,12 @@ use crate::options_table::schema::{conform, filtered_chain_schema};
 pub use fairlane_shared::options::filter_params::{DEFAULT_RISK_FREE_RATE, MAX_RISK_FREE_RATE};
 
 /// Days from 0001-01-01 (chrono's day 1 is 0001-01-01) to 1970-01-01, Date32's epoch.
-const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+const EPOCH_DAYS_FROM_CE: i64 = 719_163;
+
+/// `date` as a Date32 day number.
+fn day_number(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce()) - EPOCH_DAYS_FROM_CE
+}
 
 /// The market context of a calculation: the date the chain is valued at and the
 /// risk-free rate.
@@ -46,6 +51,8 @@ const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 pub struct CalcSettings {
     today: NaiveDate,
     risk_free_rate: f64,
+    /// `today` as a Date32 day number (days since 1970-01-01).
+    today_day_number: i64,
 }
 
 impl CalcSettings {
@@ -61,6 +68,7 @@ impl CalcSettings {
         Ok(Self {
             today,
             risk_free_rate,
+            today_day_number: day_number(today),
         })
     }
 
@@ -182,10 +190,14 @@ struct Calculated {
 
 impl Quote {
     fn calculate(&self, settings: &CalcSettings, model: Model) -> Calculated {
+        // Day numbers, not dates: a chrono date per row cost more than the yields. A day
+        // number no calendar date has is no expiry.
         let expiry = self
             .expiry
-            .and_then(|d| NaiveDate::from_num_days_from_ce_opt(d.checked_add(EPOCH_DAYS_FROM_CE)?));
-        let Some(days) = expiry.and_then(|e| columns::days_to_expiry(settings.today, e)) else {
+            .map(i64::from)
+            .filter(|day| (day_number(NaiveDate::MIN)..=day_number(NaiveDate::MAX)).contains(day));
+        let Some(days) = expiry.and_then(|e| columns::days_left(e - settings.today_day_number))
+        else {
             return Calculated::default();
         };
         let (Some(spot), Some(strike)) = (self.spot, self.strike) else {
