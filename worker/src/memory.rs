@@ -6,9 +6,10 @@
 //! faulted in and zeroed by the kernel again: on the 1M-contract filter benchmark that
 //! was half of the process's system time and about 7 % of the job's wall time, more
 //! with two threads (the kernel serialises their page faults). [`retain_freed_memory`]
-//! (called first thing by `main`) keeps freed memory in the allocator instead;
-//! [`release_freed_memory`] gives it back in one go when the last table job ends, so an
-//! idle worker does not sit on its peak.
+//! (called first thing by `main`) keeps freed memory in the allocator instead, for the
+//! next table job; [`release_freed_memory`] gives it back in one go once table work has
+//! been idle for a while (`services::TableCores`), so an idle worker does not sit on its
+//! peak. The first job after an idle period pays the page faults again.
 //!
 //! It does not limit memory, and does nothing on targets without glibc. The only
 //! `unsafe` in the workspace: two libc calls that take no pointers.

@@ -5,6 +5,8 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -42,29 +44,43 @@ pub struct Services {
 /// table job borrows every core no other table job holds, and runs on one thread when
 /// none is free: one job on an idle worker uses the whole machine, concurrent ones
 /// split it (a fixed share per job slot would leave the cores of idle slots unused).
+///
+/// Table jobs leave their freed memory in the allocator for the next one
+/// ([`memory::retain_freed_memory`]); once no table job has run for
+/// [`RELEASE_MEMORY_AFTER`], it goes back to the operating system.
 #[derive(Debug)]
 pub struct TableCores {
-    free: Arc<Semaphore>,
-    cores: NonZeroUsize,
+    shared: Arc<CorePool>,
 }
 
-/// Cores borrowed by one job; given back when dropped. The last job to give its cores
-/// back returns the process's freed memory to the operating system
-/// ([`memory::release_freed_memory`]).
+#[derive(Debug)]
+struct CorePool {
+    free: Arc<Semaphore>,
+    cores: NonZeroUsize,
+    /// Borrows so far: an idle period is still idle when this has not moved.
+    borrows: AtomicU64,
+}
+
+/// How long table work must be idle before the worker returns its freed memory.
+pub const RELEASE_MEMORY_AFTER: Duration = Duration::from_secs(30);
+
+/// Cores borrowed by one job; given back when dropped.
 #[derive(Debug)]
 pub struct BorrowedCores {
     permit: Option<OwnedSemaphorePermit>,
     threads: NonZeroUsize,
-    free: Arc<Semaphore>,
-    cores: NonZeroUsize,
+    pool: Arc<CorePool>,
 }
 
 impl TableCores {
     /// `cores` cores, all free.
     pub fn new(cores: NonZeroUsize) -> Self {
         Self {
-            free: Arc::new(Semaphore::new(cores.get())),
-            cores,
+            shared: Arc::new(CorePool {
+                free: Arc::new(Semaphore::new(cores.get())),
+                cores,
+                borrows: AtomicU64::new(0),
+            }),
         }
     }
 
@@ -75,27 +91,30 @@ impl TableCores {
 
     /// Borrows every free core (none free: one thread on no borrowed core).
     pub fn borrow(&self) -> BorrowedCores {
-        (1..=self.cores.get())
+        let pool = &self.shared;
+        pool.borrows.fetch_add(1, Ordering::Relaxed);
+        let (permit, threads) = (1..=pool.cores.get())
             .rev()
             .find_map(|n| {
-                let permit = self
+                let permit = pool
                     .free
                     .clone()
                     .try_acquire_many_owned(u32::try_from(n).ok()?)
                     .ok()?;
-                Some(BorrowedCores {
-                    permit: Some(permit),
-                    threads: NonZeroUsize::new(n)?,
-                    free: self.free.clone(),
-                    cores: self.cores,
-                })
+                Some((Some(permit), NonZeroUsize::new(n)?))
             })
-            .unwrap_or(BorrowedCores {
-                permit: None,
-                threads: NonZeroUsize::MIN,
-                free: self.free.clone(),
-                cores: self.cores,
-            })
+            .unwrap_or((None, NonZeroUsize::MIN));
+        BorrowedCores {
+            permit,
+            threads,
+            pool: pool.clone(),
+        }
+    }
+}
+
+impl CorePool {
+    fn idle(&self) -> bool {
+        self.free.available_permits() == self.cores.get()
     }
 }
 
@@ -109,9 +128,22 @@ impl BorrowedCores {
 impl Drop for BorrowedCores {
     fn drop(&mut self) {
         drop(self.permit.take());
-        if self.free.available_permits() == self.cores.get() {
-            memory::release_freed_memory();
+        if !self.pool.idle() {
+            return;
         }
+        let borrows = self.pool.borrows.load(Ordering::Relaxed);
+        let pool = self.pool.clone();
+        // Outside a runtime (tools, tests) there is no later: release now.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            memory::release_freed_memory();
+            return;
+        };
+        runtime.spawn(async move {
+            tokio::time::sleep(RELEASE_MEMORY_AFTER).await;
+            if pool.idle() && pool.borrows.load(Ordering::Relaxed) == borrows {
+                memory::release_freed_memory();
+            }
+        });
     }
 }
 
