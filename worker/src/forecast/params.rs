@@ -70,7 +70,7 @@ impl Method {
     }
 
     /// The fewest observations the method accepts, so that the holdout still leaves
-    /// the model enough to fit (AutoARIMA needs 10, AutoTheta 6, AutoETS 4).
+    /// the model enough to fit (AutoARIMA needs 10, AutoTheta 4, AutoETS 4).
     pub fn min_points(self) -> usize {
         match self {
             Method::Auto | Method::Arima => 13,
