@@ -34,7 +34,8 @@ pub fn forecast(
     let last_season = &values[n - period..];
     let point: Vec<f64> = (0..horizon).map(|h| last_season[h % period]).collect();
     let residuals = n - period;
-    let sigma = if residuals == 0 {
+    // The residuals' spread only widens bands: not computed when none is asked for.
+    let sigma = if residuals == 0 || levels.is_empty() {
         0.0
     } else {
         let squares: f64 = values
