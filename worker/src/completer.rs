@@ -1,10 +1,11 @@
 //! The completer: one task per worker process that records successful attempts without
 //! result files in batches. Supervisors hand it their job's success and wait for the
 //! verdict; it takes whatever is waiting (up to [`MAX_BATCH`]) and writes it with one
-//! fenced statement (`lease::succeed_many`: every row still checked against its own
-//! lease token, so a zombie's success is rejected and its supervisor learns it lost the
-//! lease), one Redis script call and one pipelined batch of events. While a batch is
-//! written the next one accumulates, so the cost per job falls as the load rises.
+//! fenced statement on a connection it keeps (`lease::succeed_many`: every row still
+//! checked against its own lease token, so a zombie's success is rejected and its
+//! supervisor learns it lost the lease), then one Redis script call frees the slots
+//! and sends the events. While a batch is written the next one accumulates, so the
+//! cost per job falls as the load rises.
 //!
 //! It is not the only way outcomes are recorded: failures, cancellations, releases and
 //! successes with result files (which are registered and charged in their completing
@@ -20,6 +21,8 @@ use fairlane_shared::jobs::{ClaimedJob, JobError, JobState, Progress};
 use fairlane_shared::redis_conn::Redis;
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::runtime::KeptConnection;
 
 /// Most successes written by one statement.
 pub const MAX_BATCH: usize = 256;
@@ -84,10 +87,18 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Pending>,
     written: Arc<Notify>,
 ) {
+    let mut db = KeptConnection::new(db);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let successes: Vec<Success> = batch.iter().map(|p| p.success.clone()).collect();
-        match lease::succeed_many(&db, &redis, &successes).await {
+        let recorded = match db.get().await {
+            Ok(client) => lease::succeed_many(client, &redis, &successes).await,
+            Err(e) => Err(e.into()),
+        };
+        if recorded.is_err() {
+            db.discard();
+        }
+        match recorded {
             Ok(recorded) => {
                 for (pending, recorded) in batch.drain(..).zip(recorded) {
                     let _ = pending

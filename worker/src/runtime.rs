@@ -155,6 +155,39 @@ impl Runtime {
     }
 }
 
+/// A pool connection kept by a loop that queries back to back (the dispatcher, the
+/// completer): a checkout costs a round trip of its own (the pool verifies the
+/// connection). [`KeptConnection::discard`] it after an error, and the next
+/// [`KeptConnection::get`] checks out a fresh one.
+#[derive(Debug)]
+pub struct KeptConnection {
+    pool: Pool,
+    client: Option<deadpool_postgres::Client>,
+}
+
+impl KeptConnection {
+    /// Keeps connections of `pool`; checks out none yet.
+    pub fn new(pool: Pool) -> Self {
+        Self { pool, client: None }
+    }
+
+    /// The kept connection, checked out first if there is none.
+    pub async fn get(
+        &mut self,
+    ) -> Result<&deadpool_postgres::Client, deadpool_postgres::PoolError> {
+        let client = match self.client.take() {
+            Some(client) => client,
+            None => self.pool.get().await?,
+        };
+        Ok(self.client.insert(client))
+    }
+
+    /// Gives the connection back (after an error: it may be broken).
+    pub fn discard(&mut self) {
+        self.client = None;
+    }
+}
+
 /// Resolves once `rx` holds `true`; never, if its sender is gone first.
 pub async fn turned_on(rx: &mut watch::Receiver<bool>) {
     if rx.wait_for(|on| *on).await.is_err() {

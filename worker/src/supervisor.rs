@@ -105,42 +105,66 @@ where
         held,
     } = control;
     let job_id = claimed.job.id;
+    let claimed_at = Instant::now();
     let (cancel_tx, mut cancelled) = rt.watch_cancel(job_id);
     let (lost_tx, mut lost) = watch::channel(false);
-    let heartbeats = tokio::spawn(heartbeat_loop(
-        rt.clone(),
-        claimed.clone(),
-        cancel_tx,
-        lost_tx,
-    ));
-    let last_progress = progress.clone();
-    let progress_writer = tokio::spawn(progress_loop(rt.clone(), claimed.clone(), progress));
+    let mut reports = progress.clone();
+    let mut reports_open = true;
     let mut grace_expired = rt.grace_expired.clone();
     rt.metrics.running.inc();
     tracing::info!(job_id = %job_id, kind = %claimed.kind, attempt = claimed.attempt, "job started");
 
-    let outcome = tokio::select! {
-        result = tokio::time::timeout(claimed.timeout, job) => Some(match result {
-            Ok(Ok(output)) => Outcome::Succeeded(output),
-            Ok(Err(e)) => failure(e.into()),
-            Err(_) => Outcome::Failed {
-                code: "timeout".into(),
-                message: format!("the job ran longer than its limit of {:.1} s", claimed.timeout.as_secs_f64()),
-                retryable: false,
-            },
-        }),
-        () = turned_on(&mut cancelled) => Some(Outcome::Cancelled),
-        () = turned_on(&mut lost) => None,
-        () = turned_on(&mut grace_expired) => Some(Outcome::Released),
+    // Most jobs end long before their first renewal or progress report: the heartbeat
+    // task starts when the first renewal is due, the progress writer at the first report.
+    let mut job = std::pin::pin!(tokio::time::timeout(claimed.timeout, job));
+    let renewal_due = tokio::time::sleep(rt.settings.jobs.heartbeat_interval());
+    let mut renewal_due = std::pin::pin!(renewal_due);
+    let mut heartbeats = None;
+    let mut progress_writer = None;
+    let outcome = loop {
+        tokio::select! {
+            result = &mut job => break Some(match result {
+                Ok(Ok(output)) => Outcome::Succeeded(output),
+                Ok(Err(e)) => failure(e.into()),
+                Err(_) => Outcome::Failed {
+                    code: "timeout".into(),
+                    message: format!("the job ran longer than its limit of {:.1} s", claimed.timeout.as_secs_f64()),
+                    retryable: false,
+                },
+            }),
+            () = &mut renewal_due, if heartbeats.is_none() => {
+                heartbeats = Some(AbortOnDrop(tokio::spawn(heartbeat_loop(
+                    rt.clone(),
+                    claimed.clone(),
+                    claimed_at,
+                    cancel_tx.clone(),
+                    lost_tx.clone(),
+                ))));
+            }
+            changed = reports.changed(), if reports_open && progress_writer.is_none() => {
+                match changed {
+                    Ok(()) => {
+                        progress_writer = Some(AbortOnDrop(tokio::spawn(progress_loop(
+                            rt.clone(),
+                            claimed.clone(),
+                            reports.clone(),
+                        ))));
+                    }
+                    Err(_) => reports_open = false,
+                }
+            }
+            () = turned_on(&mut cancelled) => break Some(Outcome::Cancelled),
+            () = turned_on(&mut lost) => break None,
+            () = turned_on(&mut grace_expired) => break Some(Outcome::Released),
+        }
     };
-    heartbeats.abort();
-    progress_writer.abort();
+    drop((heartbeats, progress_writer));
     rt.unwatch_cancel(job_id);
     // The job's code is done: its slot may take the next job while the outcome is
     // written (the lease still fences the write; the quota counts the job until then).
     drop(permit);
     // The latest report, flushed or not, goes with a success.
-    let final_progress = last_progress.borrow().clone();
+    let final_progress = progress.borrow().clone();
 
     let label = match outcome {
         None => {
@@ -242,19 +266,29 @@ fn failure(error: BoxDynError) -> Outcome {
     }
 }
 
-/// Renews the lease every third of its TTL. Turns `lost` on when Postgres says the
-/// lease is gone, or when no renewal succeeded for a whole TTL (the lease must be
-/// presumed expired); turns `cancel` on when the owner cancelled.
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews the lease at once and then every third of its TTL (started when the first
+/// renewal is due). Turns `lost` on when Postgres says the lease is gone, or when no
+/// renewal succeeded for a whole TTL since `claimed_at` or the last renewal (the lease
+/// must be presumed expired); turns `cancel` on when the owner cancelled.
 async fn heartbeat_loop(
     rt: Arc<Runtime>,
     claimed: ClaimedJob,
+    claimed_at: Instant,
     cancel: watch::Sender<bool>,
     lost: watch::Sender<bool>,
 ) {
     let ttl = rt.settings.jobs.lease_ttl;
-    let mut last_renewed = Instant::now();
+    let mut last_renewed = claimed_at;
     let mut ticks = tokio::time::interval(rt.settings.jobs.heartbeat_interval());
-    ticks.tick().await;
     loop {
         ticks.tick().await;
         match lease::heartbeat(&rt.db, &rt.redis, &claimed, ttl).await {
@@ -279,13 +313,14 @@ async fn heartbeat_loop(
     }
 }
 
-/// Writes the latest progress report, at most every [`PROGRESS_EVERY`].
+/// Writes the latest progress report (started at the first one), then again at most
+/// every [`PROGRESS_EVERY`] while reports come.
 async fn progress_loop(
     rt: Arc<Runtime>,
     claimed: ClaimedJob,
     mut reports: watch::Receiver<Option<Progress>>,
 ) {
-    while reports.changed().await.is_ok() {
+    loop {
         let latest = reports.borrow_and_update().clone();
         if let Some(progress) = latest
             && let Err(e) = lease::report_progress(&rt.db, &rt.redis, &claimed, &progress).await
@@ -293,6 +328,9 @@ async fn progress_loop(
             tracing::warn!(job_id = %claimed.job.id, error = %e, "cannot store progress");
         }
         tokio::time::sleep(PROGRESS_EVERY).await;
+        if reports.changed().await.is_err() {
+            return;
+        }
     }
 }
 

@@ -176,11 +176,14 @@ return 1
 static RETIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local p = ARGV[1]
-for i = 2, #ARGV, 2 do
-  local user, job = ARGV[i], ARGV[i + 1]
+local p, channel = ARGV[1], ARGV[2]
+for i = 3, #ARGV, 3 do
+  local user, job, event = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   redis.call('ZREM', p .. 'running:' .. user, job)
   redis.call('ZREM', p .. 'live', job)
+  if event ~= '' then
+    redis.call('PUBLISH', channel, event)
+  end
 end
 return 1
 ",
@@ -311,18 +314,22 @@ pub async fn renew(redis: &Redis, job: JobRef, lease_ms: u64) -> crate::Result<(
 /// rescued). Cheap: an admitted job is no longer in its lane (a stray duplicate there is
 /// dropped by its claim), so no O(lane) scan.
 pub async fn retire(redis: &Redis, job: JobRef) -> crate::Result<()> {
-    retire_many(redis, &[job]).await
+    retire_many(redis, &[job], &[]).await
 }
 
-/// [`retire`] for many jobs in one script call.
-pub async fn retire_many(redis: &Redis, jobs: &[JobRef]) -> crate::Result<()> {
-    for chunk in jobs.chunks(1000) {
+/// [`retire`] for many jobs in one script call, which also publishes their change
+/// events (`events`: one payload per job, in order, on [`EVENTS_CHANNEL`]; or none).
+pub async fn retire_many(redis: &Redis, jobs: &[JobRef], events: &[String]) -> crate::Result<()> {
+    let channel = redis.key(EVENTS_CHANNEL);
+    for (i, chunk) in jobs.chunks(1000).enumerate() {
         let mut invocation = RETIRE.prepare_invoke();
-        invocation.arg(prefix(redis));
-        for job in chunk {
+        invocation.arg(prefix(redis)).arg(&channel);
+        for (j, job) in chunk.iter().enumerate() {
+            let event = events.get(i * 1000 + j).map_or("", String::as_str);
             invocation
                 .arg(job.user_id.to_string())
-                .arg(job.id.to_string());
+                .arg(job.id.to_string())
+                .arg(event);
         }
         let _: i64 = invocation.invoke_async(&mut redis.conn()).await?;
     }

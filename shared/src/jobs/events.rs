@@ -28,20 +28,25 @@ pub async fn notify(redis: &Redis, job_id: Uuid, user_id: Uuid, state: JobState)
     notify_all(redis, &[(job_id, user_id, state)]).await;
 }
 
+/// The message announcing that `job_id` of `user_id` is now in `state`.
+pub fn payload(job_id: Uuid, user_id: Uuid, state: JobState) -> String {
+    let event = JobEvent {
+        job_id,
+        user_id,
+        state: state.as_str().to_owned(),
+    };
+    serde_json::to_string(&event).unwrap_or_default()
+}
+
 /// Publishes many change notices in pipelined batches; failures are logged.
 pub async fn notify_all(redis: &Redis, changes: &[(Uuid, Uuid, JobState)]) {
     let channel = redis.key(EVENTS_CHANNEL);
     for chunk in changes.chunks(500) {
         let mut pipe = redis::pipe();
         for (job_id, user_id, state) in chunk {
-            let event = JobEvent {
-                job_id: *job_id,
-                user_id: *user_id,
-                state: state.as_str().to_owned(),
-            };
             pipe.cmd("PUBLISH")
                 .arg(&channel)
-                .arg(serde_json::to_string(&event).unwrap_or_default())
+                .arg(payload(*job_id, *user_id, *state))
                 .ignore();
         }
         let sent: redis::RedisResult<()> = pipe.query_async(&mut redis.conn()).await;

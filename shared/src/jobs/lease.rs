@@ -17,8 +17,10 @@
 //! so a paused worker's job is never double-counted away.
 //!
 //! A worker confirms all the proposals of one Redis claim in one transaction
-//! ([`claim_batch`]) and records successes without files in batches ([`succeed_many`]);
-//! both keep the per-row rules above. Their statements find rows only through the
+//! ([`claim_batch`]: the lock and one claiming statement, pipelined with `BEGIN` and
+//! `COMMIT`, so one round trip) and records successes without files in batches
+//! ([`succeed_many`]); both keep the per-row rules above. Both take a connection the
+//! caller may keep between batches (a pool checkout is a round trip of its own). Their statements find rows only through the
 //! primary key, joining `unnest($ids)`, and test the state inside a `CASE`, which no
 //! index matches: with `id = ANY($ids)` beside the join, or a plain `state = 'queued'`,
 //! the planner may scan the partial index of every waiting (or running) job instead,
@@ -26,7 +28,7 @@
 //! invite exactly that (measured: claims 4x slower at 50 000 queued jobs, and 40x
 //! slower at 16 a batch right after a burst).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
@@ -80,17 +82,110 @@ pub enum ClaimOutcome {
     NotClaimable,
 }
 
+/// Locks the proposals' owners (the first statement of a claim's transaction).
+const LOCK_OWNERS: &str =
+    "SELECT id FROM users WHERE id = ANY($1) AND active ORDER BY id FOR UPDATE";
+
+/// The rest of a claim's transaction, one statement that Postgres starts once the
+/// owners are locked (so its snapshot sees every claim committed before): per proposal
+/// (`$1` ids, `$2` owners, in order) the verdict of [`claim_batch`] and, when claimed,
+/// the claim. `$3` lease ms, `$4` worker id, `$5` default running limit, `$6` exclusive.
+/// Owners are read once (`MATERIALIZED`), jobs only through the primary key.
+const CLAIM: &str = "
+WITH p AS (
+    SELECT p.id, p.user_id, p.ord
+    FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS p(id, user_id, ord)
+),
+owner AS MATERIALIZED (
+    SELECT u.id, COALESCE(u.max_running_jobs::bigint, $5) - (
+        SELECT count(*) FROM jobs WHERE jobs.user_id = u.id AND jobs.state = 'running'
+    ) AS free
+    FROM users u WHERE u.id = ANY($2) AND u.active
+),
+firsts AS (
+    SELECT p.id, p.user_id, p.ord, o.free,
+        row_number() OVER (PARTITION BY p.id ORDER BY p.ord) AS copy
+    FROM p JOIN owner o ON o.id = p.user_id
+),
+fit AS (
+    SELECT f.id, f.user_id, f.ord,
+        row_number() OVER (PARTITION BY f.user_id ORDER BY f.ord) <= f.free AS fits
+    FROM firsts f WHERE f.copy = 1
+),
+job AS (
+    SELECT f.id, f.user_id, f.ord, f.fits,
+        j.state = 'queued' AND j.cancel_requested_at IS NULL AS waiting,
+        COALESCE(j.state = 'queued' AND j.error_code IS NOT DISTINCT FROM 'interrupted', false)
+            AS suspect
+    FROM fit f LEFT JOIN jobs j ON j.id = f.id AND j.user_id = f.user_id
+),
+alone AS (
+    SELECT id FROM job WHERE $6 AND fits AND suspect ORDER BY ord LIMIT 1
+),
+verdict AS (
+    SELECT job.*, job.fits AND CASE WHEN EXISTS (SELECT 1 FROM alone)
+        THEN job.id IS DISTINCT FROM (SELECT id FROM alone) ELSE job.suspect END AS deferred
+    FROM job
+),
+claimed AS (
+    UPDATE jobs SET state = 'running', attempt = attempt + 1,
+        lease_token = gen_random_uuid(),
+        lease_expires_at = now() + $3::bigint * interval '1 millisecond', worker_id = $4,
+        started_at = COALESCE(started_at, now()), progress = NULL, updated_at = now()
+    FROM verdict v
+    WHERE v.fits AND NOT v.deferred AND jobs.id = v.id AND jobs.user_id = v.user_id
+        AND CASE WHEN jobs.state = 'queued'
+            THEN jobs.run_at <= now() AND jobs.cancel_requested_at IS NULL END
+    RETURNING jobs.id, jobs.kind, jobs.params, jobs.attempt, jobs.max_attempts,
+        jobs.timeout_ms, jobs.lease_token
+)
+SELECT CASE
+        WHEN c.id IS NOT NULL AND c.id = (SELECT id FROM alone) THEN 'alone'
+        WHEN c.id IS NOT NULL THEN 'claimed'
+        WHEN v.waiting AND v.deferred THEN 'deferred'
+        WHEN v.waiting AND NOT v.fits THEN 'quota'
+        ELSE 'drop'
+    END AS verdict,
+    c.kind, c.params, c.attempt, c.max_attempts, c.timeout_ms, c.lease_token
+FROM p LEFT JOIN verdict v ON v.ord = p.ord LEFT JOIN claimed c ON c.id = v.id
+ORDER BY p.ord";
+
 /// Confirms a batch of Redis proposals in one transaction; returns one verdict per
-/// proposal, in order.
+/// proposal, in order. [`claim_batch_on`] on a connection from the pool.
+pub async fn claim_batch(
+    db: &Pool,
+    redis: &Redis,
+    proposals: &[JobRef],
+    worker_id: &str,
+    ttl: Duration,
+    default_running_limit: i64,
+    exclusive: bool,
+) -> Result<Vec<ClaimOutcome>, JobError> {
+    let client = db.get().await?;
+    claim_batch_on(
+        &client,
+        redis,
+        proposals,
+        worker_id,
+        ttl,
+        default_running_limit,
+        exclusive,
+    )
+    .await
+}
+
+/// Confirms a batch of Redis proposals in one transaction on `client` (one round
+/// trip); returns one verdict per proposal, in order.
 ///
 /// The owners' `users` rows are locked `FOR UPDATE` in id order (so concurrent batches
-/// cannot deadlock), then one statement counts each owner's `running` jobs, which sees
-/// every claim committed before the locks were granted. Each owner's proposals, in
-/// order, are candidates while `running + candidates < limit`; the rest are refused
-/// (requeued if still queued, dropped otherwise). One `UPDATE` claims the candidates
-/// that are still `queued`, due and not cancelled; a candidate it skips is stale and
-/// dropped. A skipped candidate never lets an over-quota proposal through in the same
-/// batch, so the quota can only be under-used for one round, never exceeded.
+/// cannot deadlock); the next statement, which Postgres starts only once the locks are
+/// granted, counts each owner's `running` jobs, so the count sees every claim committed
+/// before. Each owner's proposals, in order, are candidates while `running + candidates
+/// < limit`; the rest are refused (requeued if still queued, dropped otherwise). The
+/// same statement claims the candidates that are still `queued`, due and not
+/// cancelled; a candidate it skips is stale and dropped. A skipped candidate never
+/// lets an over-quota proposal through in the same batch, so the quota can only be
+/// under-used for one round, never exceeded.
 ///
 /// A *suspect* is a queued job whose last attempt was interrupted (its worker died or
 /// hung past its lease): it may be what killed the worker, so it runs alone, and no
@@ -98,8 +193,11 @@ pub enum ClaimOutcome {
 /// else running or completing) takes one, and then only that one
 /// ([`ClaimOutcome::ClaimedAlone`]; the batch's other candidates are deferred); other
 /// claims defer suspects ([`ClaimOutcome::Deferred`]), and the worker drains.
-pub async fn claim_batch(
-    db: &Pool,
+///
+/// `BEGIN`, the lock, the claim and `COMMIT` go out pipelined; on an error the
+/// transaction is rolled back, so `client` is clean again either way.
+pub async fn claim_batch_on(
+    client: &deadpool_postgres::Client,
     redis: &Redis,
     proposals: &[JobRef],
     worker_id: &str,
@@ -113,148 +211,42 @@ pub async fn claim_batch(
     let mut owners: Vec<Uuid> = proposals.iter().map(|p| p.user_id).collect();
     owners.sort_unstable();
     owners.dedup();
-    let mut client = db.get().await?;
-    let tx = client.transaction().await?;
-    let lock = tx
-        .prepare_cached(
-            "SELECT id, COALESCE(max_running_jobs::bigint, $2) FROM users \
-             WHERE id = ANY($1) AND active ORDER BY id FOR UPDATE",
-        )
-        .await?;
-    let count = tx
-        .prepare_cached(
-            "SELECT user_id, count(*) FROM jobs WHERE user_id = ANY($1) AND state = 'running' \
-             GROUP BY user_id",
-        )
-        .await?;
-    // Suspects among the proposals. Only the primary key in the WHERE clause: with
-    // `state = 'queued'` there the planner may walk the partial index of every waiting
-    // job instead.
-    let select = tx
-        .prepare_cached(
-            "SELECT id, state = 'queued' AND error_code IS NOT DISTINCT FROM 'interrupted' \
-             FROM jobs WHERE id = ANY($1)",
-        )
-        .await?;
     let ids: Vec<Uuid> = proposals.iter().map(|p| p.id).collect();
-    // All three in one round trip (tokio-postgres pipelines concurrent queries, and
-    // Postgres runs them in order: the count runs once the owners' rows are locked).
-    let lock_params: [&(dyn ToSql + Sync); 2] = [&owners, &default_running_limit];
-    let (count_params, select_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
-        ([&owners], [&ids]);
-    let (locked, counted, flagged) = tokio::try_join!(
-        tx.query(&lock, &lock_params),
-        tx.query(&count, &count_params),
-        tx.query(&select, &select_params)
-    )?;
-    let limits: HashMap<Uuid, i64> = locked.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let mut running: HashMap<Uuid, i64> = counted.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let suspects: HashSet<Uuid> = flagged
-        .iter()
-        .filter(|r| r.get::<_, bool>(1))
-        .map(|r| r.get::<_, Uuid>(0))
-        .collect();
-
-    // Per proposal: Some(true) candidate, Some(false) over quota, None owner not claimable.
-    let mut verdicts: Vec<Option<bool>> = Vec::with_capacity(proposals.len());
-    let mut seen = HashSet::new();
-    for p in proposals {
-        let Some(limit) = limits.get(&p.user_id) else {
-            verdicts.push(None);
-            continue;
-        };
-        if !seen.insert(p.id) {
-            verdicts.push(None); // the same job twice in one batch: a duplicate delivery
-            continue;
-        }
-        let used = running.entry(p.user_id).or_insert(0);
-        if *used < *limit {
-            *used += 1;
-            verdicts.push(Some(true));
-        } else {
-            verdicts.push(Some(false));
-        }
-    }
-    let candidates: Vec<Uuid> = proposals
-        .iter()
-        .zip(&verdicts)
-        .filter(|(_, v)| **v == Some(true))
-        .map(|(p, _)| p.id)
-        .collect();
-    // The one suspect this claim runs alone, if any; every other candidate of the batch
-    // is deferred then, and suspects always are otherwise.
-    let alone = candidates
-        .iter()
-        .copied()
-        .find(|id| exclusive && suspects.contains(id));
-    let mut deferred = HashSet::new();
-    for (p, verdict) in proposals.iter().zip(verdicts.iter_mut()) {
-        let defer = match alone {
-            Some(alone) => p.id != alone,
-            None => suspects.contains(&p.id),
-        };
-        if *verdict == Some(true) && defer {
-            *verdict = Some(false);
-            deferred.insert(p.id);
-        }
-    }
-    let pick = |wanted: bool| -> (Vec<Uuid>, Vec<Uuid>) {
-        proposals
-            .iter()
-            .zip(&verdicts)
-            .filter(|(_, v)| **v == Some(wanted))
-            .map(|(p, _)| (p.id, p.user_id))
-            .unzip()
-    };
-    let (claim_ids, claim_users) = pick(true);
-    let (full_ids, full_users) = pick(false);
-
+    let users: Vec<Uuid> = proposals.iter().map(|p| p.user_id).collect();
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    let mut claimed: HashMap<Uuid, tokio_postgres::Row> = HashMap::new();
-    if !claim_ids.is_empty() {
-        let update = tx
-            .prepare_cached(
-                "UPDATE jobs SET state = 'running', attempt = attempt + 1, \
-                     lease_token = gen_random_uuid(), \
-                     lease_expires_at = now() + $3::bigint * interval '1 millisecond', worker_id = $4, \
-                     started_at = COALESCE(started_at, now()), progress = NULL, updated_at = now() \
-                 FROM unnest($1::uuid[], $2::uuid[]) AS p(id, user_id) \
-                 WHERE jobs.id = p.id AND jobs.user_id = p.user_id \
-                     AND CASE WHEN jobs.state = 'queued' \
-                         THEN jobs.run_at <= now() AND jobs.cancel_requested_at IS NULL END \
-                 RETURNING jobs.id, kind, params, attempt, max_attempts, timeout_ms, lease_token",
-            )
-            .await?;
-        for row in tx
-            .query(&update, &[&claim_ids, &claim_users, &ttl_ms, &worker_id])
-            .await?
-        {
-            claimed.insert(row.get("id"), row);
+    let lock = client.prepare_cached(LOCK_OWNERS).await?;
+    let claim = client.prepare_cached(CLAIM).await?;
+    let lock_params: [&(dyn ToSql + Sync); 1] = [&owners];
+    let claim_params: [&(dyn ToSql + Sync); 6] = [
+        &ids,
+        &users,
+        &ttl_ms,
+        &worker_id,
+        &default_running_limit,
+        &exclusive,
+    ];
+    // tokio-postgres sends each request when first polled, and `try_join!` polls them
+    // in order: the four go out back to back and Postgres runs them in order.
+    let sent = tokio::try_join!(
+        client.batch_execute("BEGIN"),
+        client.query(&lock, &lock_params),
+        client.query(&claim, &claim_params),
+        client.batch_execute("COMMIT"),
+    );
+    let rows = match sent {
+        Ok((_, _, rows, _)) => rows,
+        Err(e) => {
+            // A no-op (with a warning) when the COMMIT already ended the transaction.
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(e.into());
         }
-    }
-    let mut still_queued: HashSet<Uuid> = HashSet::new();
-    if !full_ids.is_empty() {
-        let queued = tx
-            .prepare_cached(
-                "SELECT jobs.id FROM jobs JOIN unnest($1::uuid[], $2::uuid[]) AS p(id, user_id) \
-                 ON jobs.id = p.id AND jobs.user_id = p.user_id \
-                 WHERE CASE WHEN jobs.state = 'queued' THEN jobs.cancel_requested_at IS NULL END",
-            )
-            .await?;
-        still_queued = tx
-            .query(&queued, &[&full_ids, &full_users])
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-    }
-    tx.commit().await?;
-    drop(client);
+    };
 
     let changes: Vec<_> = proposals
         .iter()
-        .filter(|p| claimed.contains_key(&p.id))
-        .map(|p| (p.id, p.user_id, JobState::Running))
+        .zip(&rows)
+        .filter(|(_, row)| matches!(row.get::<_, &str>("verdict"), "claimed" | "alone"))
+        .map(|(p, _)| (p.id, p.user_id, JobState::Running))
         .collect();
     if !changes.is_empty() {
         // Events are hints (subscribers re-read the job), so the jobs need not wait for
@@ -264,23 +256,12 @@ pub async fn claim_batch(
     }
     Ok(proposals
         .iter()
-        .zip(verdicts)
-        .map(|(p, verdict)| match verdict {
-            Some(true) => match claimed.remove(&p.id) {
-                Some(row) => {
-                    let job = claimed_job(*p, &row);
-                    if alone == Some(p.id) {
-                        ClaimOutcome::ClaimedAlone(job)
-                    } else {
-                        ClaimOutcome::Claimed(job)
-                    }
-                }
-                None => ClaimOutcome::NotClaimable,
-            },
-            Some(false) if still_queued.contains(&p.id) && deferred.contains(&p.id) => {
-                ClaimOutcome::Deferred
-            }
-            Some(false) if still_queued.contains(&p.id) => ClaimOutcome::QuotaFull,
+        .zip(&rows)
+        .map(|(p, row)| match row.get::<_, &str>("verdict") {
+            "claimed" => ClaimOutcome::Claimed(claimed_job(*p, row)),
+            "alone" => ClaimOutcome::ClaimedAlone(claimed_job(*p, row)),
+            "deferred" => ClaimOutcome::Deferred,
+            "quota" => ClaimOutcome::QuotaFull,
             _ => ClaimOutcome::NotClaimable,
         })
         .collect())
@@ -409,10 +390,10 @@ pub struct Success {
 
 /// Records many successful attempts without result files with one statement, each row
 /// fenced by its own lease token exactly as [`finish`] does; then frees their Redis
-/// slots (one script call) and announces them. Returns, per success in order, whether
+/// slots and announces them (one script call). Returns, per success in order, whether
 /// it was recorded (`false`: the lease was lost, a zombie, nothing written for it).
 pub async fn succeed_many(
-    db: &Pool,
+    client: &deadpool_postgres::Client,
     redis: &Redis,
     successes: &[Success],
 ) -> Result<Vec<bool>, JobError> {
@@ -430,7 +411,6 @@ pub async fn succeed_many(
         .iter()
         .map(|s| s.progress.as_ref().map(progress_value))
         .collect();
-    let client = db.get().await?;
     let statement = client
         .prepare_cached(
             "UPDATE jobs SET state = 'succeeded', result = s.result, error_code = NULL, \
@@ -448,23 +428,20 @@ pub async fn succeed_many(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    drop(client);
     let done: Vec<JobRef> = successes
         .iter()
         .map(|s| s.claimed.job)
         .filter(|job| recorded.contains(&job.id))
         .collect();
-    if let Err(e) = dispatch::retire_many(redis, &done).await {
+    let announced: Vec<String> = done
+        .iter()
+        .map(|job| events::payload(job.id, job.user_id, JobState::Succeeded))
+        .collect();
+    // One script call frees the slots and sends the events (hints, see `claim_batch`).
+    if let Err(e) = dispatch::retire_many(redis, &done, &announced).await {
         // The reconciler and lease expiry repair Redis; Postgres already has the truth.
         tracing::warn!(error = %e, jobs = done.len(), "cannot update dispatch after finishing jobs");
     }
-    let changes: Vec<_> = done
-        .iter()
-        .map(|job| (job.id, job.user_id, JobState::Succeeded))
-        .collect();
-    // Hints only (see `claim_batch`): the next batch need not wait for them.
-    let redis = redis.clone();
-    tokio::spawn(async move { events::notify_all(&redis, &changes).await });
     Ok(ids.iter().map(|id| recorded.contains(id)).collect())
 }
 
