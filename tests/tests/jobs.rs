@@ -577,6 +577,72 @@ async fn the_per_user_running_quota_holds_across_workers() {
 }
 
 #[tokio::test]
+async fn workers_claim_ahead_for_short_jobs_but_never_hoard_long_ones() {
+    let app = app_with(&[("FAIRLANE_WORKER_CONCURRENCY", "1")]).await;
+    let engine = Engine::connect(&app).await;
+    let user = engine.create_user(Some(1000), None).await;
+    let workers = [
+        engine.start_worker(&[]).await,
+        engine.start_worker(&[]).await,
+    ];
+    // Short jobs: the workers (one run slot each) hold more jobs than they run.
+    engine
+        .submit_many(user, "echo", json!({"message": "short"}), 3000)
+        .await;
+    let client = engine.db.get().await.unwrap();
+    let mut peak = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let row = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE state = 'running'), \
+                        count(*) FILTER (WHERE state <> 'succeeded') FROM jobs",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (running, left): (i64, i64) = (row.get(0), row.get(1));
+        peak = peak.max(running);
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} short jobs still not done"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(
+        peak > 2,
+        "never more jobs in hand than run slots: peak {peak}"
+    );
+
+    // Long jobs: a worker that claimed some ahead gives them back instead of making
+    // them wait for its only slot, so the two workers share them.
+    let long = engine
+        .submit_many(user, "sleep", json!({"ms": 1500}), 4)
+        .await;
+    let mut ran_by: HashMap<String, usize> = HashMap::new();
+    for id in &long {
+        let job = engine
+            .wait_job(user, *id, Duration::from_secs(30), |j| {
+                j.state == JobState::Succeeded
+            })
+            .await;
+        assert_eq!(
+            job.attempt, 1,
+            "a job given back unstarted keeps its attempt"
+        );
+        *ran_by
+            .entry(engine.worker_of(*id).await.expect("ran somewhere"))
+            .or_default() += 1;
+    }
+    for worker in &workers {
+        assert_eq!(ran_by.get(&worker.id), Some(&2), "{ran_by:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_big_backlog_of_one_user_does_not_delay_another_users_jobs() {
     let app = app_with(&[("FAIRLANE_WORKER_CONCURRENCY", "4")]).await;
     let engine = Engine::connect(&app).await;

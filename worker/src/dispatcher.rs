@@ -1,4 +1,6 @@
-//! The claim loop: while this process has free slots, ask Redis for up to that many
+//! The claim loop: while this process has room for jobs (free run slots, plus the jobs
+//! it may claim ahead of them when jobs are short: see
+//! [`claim_ahead`](crate::claim_ahead)), ask Redis for up to that many
 //! (user, job) proposals (fair rounds, per-user quota), confirm them all in one
 //! Postgres transaction (`lease::claim_batch_on`, one round trip on a connection the
 //! loop keeps), and hand confirmed jobs to apalis. A
@@ -41,7 +43,9 @@ pub async fn run(
     jobs: mpsc::Sender<Task<JobTask>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(rt.settings.concurrency));
+    // A permit per job in hand (claimed, code not over): running or claimed ahead.
+    let max_in_hand = rt.claim_ahead.max_in_hand();
+    let slots = Arc::new(Semaphore::new(max_in_hand));
     let ttl = rt.settings.jobs.lease_ttl;
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
     let default_limit = rt.settings.jobs.max_running_jobs;
@@ -59,6 +63,18 @@ pub async fn run(
             },
             () = turned_on(&mut stop) => break,
         };
+        // Jobs in hand besides the one this permit is for.
+        let in_hand = max_in_hand - slots.available_permits() - 1;
+        let room = rt.claim_ahead.in_hand_target().saturating_sub(in_hand);
+        if room == 0 {
+            // Every run slot is taken and jobs are too long to claim ahead of them.
+            drop(first);
+            tokio::select! {
+                () = rt.claim_ahead.some_code_ended() => {}
+                () = turned_on(&mut stop) => break,
+            }
+            continue;
+        }
         let exclusive = rt.held_jobs() == 0;
         if draining && !exclusive {
             drop(first);
@@ -74,7 +90,9 @@ pub async fn run(
         // run first, so one claim takes them all (a claim costs the same for 1 or 8).
         tokio::task::yield_now().await;
         let mut permits = vec![first];
-        while let Ok(permit) = slots.clone().try_acquire_owned() {
+        while permits.len() < room
+            && let Ok(permit) = slots.clone().try_acquire_owned()
+        {
             permits.push(permit);
         }
         let asked_at = Instant::now();

@@ -12,6 +12,7 @@
 //! `queued`, attempt not counted) and exits 0.
 
 pub mod backend;
+pub mod claim_ahead;
 pub mod completer;
 pub mod contexts;
 pub mod dispatcher;
@@ -74,7 +75,8 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         grace_rx,
     );
 
-    let (claimed_tx, claimed_jobs, drained) = ClaimedJobs::channel(concurrency);
+    let max_in_hand = rt.claim_ahead.max_in_hand();
+    let (claimed_tx, claimed_jobs, drained) = ClaimedJobs::channel(max_in_hand);
     let run_kind = tower::service_fn(move |task: Task<JobTask>| {
         let registry = registry.clone();
         async move {
@@ -92,10 +94,10 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let worker = WorkerBuilder::new(worker_id.as_str())
         .backend(claimed_jobs)
         .enable_tracing()
-        // The dispatcher's slots bound the jobs whose code runs; a job frees its slot
-        // before its outcome is written, so apalis may hold up to twice as many
-        // supervisors (running plus completing).
-        .concurrency(concurrency * 2)
+        // The dispatcher bounds the jobs in hand (running or claimed ahead, waiting for
+        // a run slot in their supervisor); a job leaves the hand before its outcome is
+        // written, so apalis may hold up to twice as many supervisors.
+        .concurrency(max_in_hand * 2)
         .layer(SupervisorLayer::new(rt.clone()))
         .catch_panic()
         .build(run_kind);

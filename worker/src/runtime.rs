@@ -16,6 +16,7 @@ use futures::StreamExt;
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
+use crate::claim_ahead::ClaimAhead;
 use crate::completer::Completer;
 use crate::contexts::UserContexts;
 use crate::metrics::Metrics;
@@ -59,6 +60,8 @@ pub struct Runtime {
     pub wake: Arc<Notify>,
     /// Records successes in batches.
     pub completer: Completer,
+    /// The run slots, and how many jobs to hold beyond them.
+    pub claim_ahead: ClaimAhead,
     /// Jobs this process claimed whose outcome is not written yet (running or
     /// completing): the dispatcher claims a suspect only when it is zero.
     held: Arc<AtomicUsize>,
@@ -101,6 +104,7 @@ impl Runtime {
         });
         let wake = Arc::new(Notify::new());
         let completer = Completer::start(db.clone(), redis.clone(), wake.clone());
+        let claim_ahead = ClaimAhead::new(settings.concurrency, settings.claim_ahead);
         Arc::new(Self {
             db,
             redis,
@@ -111,6 +115,7 @@ impl Runtime {
             grace_expired,
             wake,
             completer,
+            claim_ahead,
             held: Arc::new(AtomicUsize::new(0)),
             cancellations: Mutex::new(HashMap::new()),
         })

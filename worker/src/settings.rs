@@ -19,6 +19,9 @@ pub struct WorkerSettings {
     pub jobs: JobSettings,
     /// Jobs run at once by this process: `FAIRLANE_WORKER_CONCURRENCY` (default 8).
     pub concurrency: usize,
+    /// Jobs this process may claim beyond its free run slots when jobs are short (see
+    /// `claim_ahead`): `FAIRLANE_WORKER_CLAIM_AHEAD` (default 120; 0 turns it off).
+    pub claim_ahead: usize,
     /// How long running jobs may take to finish after SIGTERM before their leases are
     /// released: `FAIRLANE_SHUTDOWN_GRACE_SECS` (default 20).
     pub shutdown_grace: Duration,
@@ -58,6 +61,7 @@ impl WorkerSettings {
             common: CommonSettings::from_env(env)?,
             jobs: JobSettings::from_env(env)?,
             concurrency,
+            claim_ahead: env.parsed_or("FAIRLANE_WORKER_CLAIM_AHEAD", 120usize)?,
             shutdown_grace: env.seconds_or("FAIRLANE_SHUTDOWN_GRACE_SECS", 20)?,
             poll_interval: env.millis_or("FAIRLANE_WORKER_POLL_MS", 100)?,
             metrics_port,

@@ -107,17 +107,83 @@ where
     let job_id = claimed.job.id;
     let claimed_at = Instant::now();
     let (cancel_tx, mut cancelled) = rt.watch_cancel(job_id);
-    let (lost_tx, mut lost) = watch::channel(false);
-    let mut reports = progress.clone();
-    let mut reports_open = true;
     let mut grace_expired = rt.grace_expired.clone();
+    let heartbeat_interval = rt.settings.jobs.heartbeat_interval();
+
+    // A job claimed ahead waits here for a run slot (one claimed into a free slot gets
+    // it at once); given up unstarted, it goes back to the queue or is cancelled.
+    let start_wait = rt.claim_ahead.start_wait(heartbeat_interval);
+    let waited = tokio::select! {
+        slot = rt.claim_ahead.run_slot() => Ok(slot),
+        () = tokio::time::sleep(start_wait) => Err((Outcome::Released, true)),
+        () = turned_on(&mut cancelled) => Err((Outcome::Cancelled, false)),
+        () = turned_on(&mut grace_expired) => Err((Outcome::Released, false)),
+    };
+    let outcome = match waited {
+        Ok(run_slot) => {
+            let started_at = Instant::now();
+            let outcome = run(
+                &rt,
+                &claimed,
+                claimed_at,
+                (cancel_tx, cancelled),
+                grace_expired,
+                progress.clone(),
+                job,
+            )
+            .await;
+            // The job's code is done: its slot may take the next job while the outcome
+            // is written (the lease still fences the write; the quota counts the job
+            // until then).
+            drop((run_slot, permit));
+            rt.claim_ahead.code_ended(started_at.elapsed());
+            outcome
+        }
+        Err((unstarted, timed_out)) => {
+            drop(permit);
+            if timed_out {
+                tracing::info!(job_id = %job_id, "claimed job found no free run slot in time; giving it back");
+                rt.claim_ahead.gave_up(start_wait);
+            } else {
+                rt.claim_ahead.dropped_unstarted();
+            }
+            Some(unstarted)
+        }
+    };
+    rt.unwatch_cancel(job_id);
+    // The latest report, flushed or not, goes with a success.
+    let final_progress = progress.borrow().clone();
+    let label = record(&rt, &claimed, outcome, final_progress).await;
+    // The outcome is written (or the lease is lost): the process no longer holds the job.
+    drop(held);
+    label
+}
+
+/// Runs the job's code under its lease: `None` when the lease was lost.
+async fn run<F, E>(
+    rt: &Arc<Runtime>,
+    claimed: &ClaimedJob,
+    claimed_at: Instant,
+    (cancel_tx, mut cancelled): (watch::Sender<bool>, watch::Receiver<bool>),
+    mut grace_expired: watch::Receiver<bool>,
+    mut reports: watch::Receiver<Option<Progress>>,
+    job: F,
+) -> Option<Outcome>
+where
+    F: Future<Output = Result<JobOutput, E>>,
+    E: Into<BoxDynError>,
+{
+    let (lost_tx, mut lost) = watch::channel(false);
+    let mut reports_open = true;
     rt.metrics.running.inc();
-    tracing::info!(job_id = %job_id, kind = %claimed.kind, attempt = claimed.attempt, "job started");
+    tracing::info!(job_id = %claimed.job.id, kind = %claimed.kind, attempt = claimed.attempt, "job started");
 
     // Most jobs end long before their first renewal or progress report: the heartbeat
-    // task starts when the first renewal is due, the progress writer at the first report.
+    // task starts when the first renewal is due (counted from the claim), the progress
+    // writer at the first report.
     let mut job = std::pin::pin!(tokio::time::timeout(claimed.timeout, job));
-    let renewal_due = tokio::time::sleep(rt.settings.jobs.heartbeat_interval());
+    let renewal_due =
+        tokio::time::sleep_until((claimed_at + rt.settings.jobs.heartbeat_interval()).into());
     let mut renewal_due = std::pin::pin!(renewal_due);
     let mut heartbeats = None;
     let mut progress_writer = None;
@@ -159,13 +225,18 @@ where
         }
     };
     drop((heartbeats, progress_writer));
-    rt.unwatch_cancel(job_id);
-    // The job's code is done: its slot may take the next job while the outcome is
-    // written (the lease still fences the write; the quota counts the job until then).
-    drop(permit);
-    // The latest report, flushed or not, goes with a success.
-    let final_progress = progress.borrow().clone();
+    rt.metrics.running.dec();
+    outcome
+}
 
+/// Writes the outcome (fenced by the lease) and counts it in the metrics.
+async fn record(
+    rt: &Runtime,
+    claimed: &ClaimedJob,
+    outcome: Option<Outcome>,
+    final_progress: Option<Progress>,
+) -> &'static str {
+    let job_id = claimed.job.id;
     let label = match outcome {
         None => {
             tracing::warn!(job_id = %job_id, "job lease lost; stopped it without writing");
@@ -175,14 +246,14 @@ where
             let recorded = match &outcome {
                 Outcome::Succeeded(output) if output.files.is_empty() => {
                     rt.completer
-                        .succeeded(&claimed, output.summary.clone(), final_progress)
+                        .succeeded(claimed, output.summary.clone(), final_progress)
                         .await
                 }
                 _ => {
                     let recorded = lease::finish(
                         &rt.db,
                         &rt.redis,
-                        &claimed,
+                        claimed,
                         &outcome,
                         final_progress.as_ref(),
                     )
@@ -203,7 +274,7 @@ where
             }
             match recorded {
                 Ok(Some(state)) => {
-                    log_finished(&claimed, state, &outcome);
+                    log_finished(claimed, state, &outcome);
                     state.as_str()
                 }
                 Ok(None) => {
@@ -218,7 +289,6 @@ where
             }
         }
     };
-    rt.metrics.running.dec();
     rt.metrics
         .jobs
         .get_or_create(&JobLabels {
@@ -226,8 +296,6 @@ where
             outcome: label.to_owned(),
         })
         .inc();
-    // The outcome is written (or the lease is lost): the process no longer holds the job.
-    drop(held);
     label
 }
 

@@ -124,7 +124,8 @@ pub async fn insert(
             "SELECT count(*) FROM jobs WHERE user_id = $1 AND state IN ('queued', 'retrying')",
         )
         .await?;
-    // Jobs that already hold one of the batch's idempotency keys.
+    // Jobs that already hold one of the batch's idempotency keys (`IS NOT NULL` lets
+    // even a generic plan use the partial unique index).
     let keys: Vec<&str> = new_jobs
         .iter()
         .filter_map(|n| n.idempotency_key.as_deref())
@@ -132,7 +133,7 @@ pub async fn insert(
     let by_key = tx
         .prepare_cached(&format!(
             "SELECT {JOB_COLUMNS}, idempotency_key FROM jobs \
-             WHERE user_id = $1 AND idempotency_key = ANY($2)"
+             WHERE user_id = $1 AND idempotency_key IS NOT NULL AND idempotency_key = ANY($2)"
         ))
         .await?;
     let lock_params: [&(dyn ToSql + Sync); 3] = [
