@@ -457,6 +457,73 @@ async fn a_job_whose_last_attempt_was_interrupted_is_claimed_only_alone() {
 }
 
 #[tokio::test]
+async fn a_claim_gives_every_proposal_its_own_verdict() {
+    let app = app_with(&[]).await;
+    let engine = Engine::connect(&app).await;
+    let user = engine.create_user(Some(2), None).await;
+    let other = engine.create_user(Some(1), None).await;
+    let mine = engine
+        .submit_many(user, "echo", json!({"message": "m"}), 3)
+        .await;
+    let theirs = engine.submit(other, "echo", json!({"message": "t"})).await;
+    let cancelled = engine.submit(other, "echo", json!({"message": "c"})).await;
+    jobs::request_cancel(&engine.db, &engine.redis, other, cancelled.id)
+        .await
+        .unwrap();
+    let at = |id, user_id| jobs::JobRef { id, user_id };
+    let proposals = [
+        at(mine[0], user),
+        at(theirs.id, other),
+        at(mine[1], user),
+        // Delivered twice in one batch.
+        at(mine[0], user),
+        // Over the owner's limit of 2.
+        at(mine[2], user),
+        at(cancelled.id, other),
+        // Not a job; and a job proposed under the wrong owner.
+        at(Uuid::now_v7(), user),
+        at(mine[2], other),
+    ];
+    let verdicts = jobs::lease::claim_batch(
+        &engine.db,
+        &engine.redis,
+        &proposals,
+        "test-worker",
+        Duration::from_secs(30),
+        2,
+        false,
+    )
+    .await
+    .unwrap();
+    use jobs::lease::ClaimOutcome as C;
+    let names: Vec<&str> = verdicts
+        .iter()
+        .map(|v| match v {
+            C::Claimed(_) => "claimed",
+            C::ClaimedAlone(_) => "alone",
+            C::QuotaFull => "quota",
+            C::Deferred => "deferred",
+            C::NotClaimable => "drop",
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "claimed", "claimed", "claimed", "drop", "quota", "drop", "drop", "drop"
+        ]
+    );
+    for (verdict, proposal) in verdicts.iter().zip(&proposals) {
+        if let C::Claimed(claimed) = verdict {
+            assert_eq!(claimed.job, *proposal);
+            assert_eq!((claimed.kind.as_str(), claimed.attempt), ("echo", 1));
+            let job = engine.get(proposal.user_id, proposal.id).await;
+            assert_eq!(job.state, JobState::Running);
+        }
+    }
+    assert_eq!(engine.get(user, mine[2]).await.state, JobState::Queued);
+}
+
+#[tokio::test]
 async fn a_paused_worker_cannot_complete_a_job_it_lost() {
     let app = app_with(&[("FAIRLANE_LEASE_TTL_MS", "1500")]).await;
     let engine = Engine::connect(&app).await;

@@ -87,10 +87,15 @@ const LOCK_OWNERS: &str =
     "SELECT id FROM users WHERE id = ANY($1) AND active ORDER BY id FOR UPDATE";
 
 /// The rest of a claim's transaction, one statement that Postgres starts once the
-/// owners are locked (so its snapshot sees every claim committed before): per proposal
-/// (`$1` ids, `$2` owners, in order) the verdict of [`claim_batch`] and, when claimed,
-/// the claim. `$3` lease ms, `$4` worker id, `$5` default running limit, `$6` exclusive.
-/// Owners are read once (`MATERIALIZED`), jobs only through the primary key.
+/// owners are locked (so its snapshot sees every claim committed before): the claims
+/// made (`claimed`, with the proposal's 1-based position `ord`) and the facts the
+/// verdict of every other proposal rests on (`$1` ids, `$2` owners, in order; a
+/// proposal with neither row is dropped), turned into verdicts by [`verdicts`]. `$3`
+/// lease ms, `$4` worker id, `$5` default running limit, `$6` exclusive. Owners are read
+/// once (`MATERIALIZED`), jobs only through the primary key. The two kinds of row are
+/// matched up by the caller, not joined: the planner, expecting one row per CTE, joins
+/// CTEs with a nested loop, which rescans one for every row of the other (measured:
+/// a quarter of a 64-job claim).
 const CLAIM: &str = "
 WITH p AS (
     SELECT p.id, p.user_id, p.ord
@@ -136,19 +141,16 @@ claimed AS (
     WHERE v.fits AND NOT v.deferred AND jobs.id = v.id AND jobs.user_id = v.user_id
         AND CASE WHEN jobs.state = 'queued'
             THEN jobs.run_at <= now() AND jobs.cancel_requested_at IS NULL END
-    RETURNING jobs.id, jobs.kind, jobs.params, jobs.attempt, jobs.max_attempts,
-        jobs.timeout_ms, jobs.lease_token
+    RETURNING v.ord, jobs.id = (SELECT id FROM alone) AS alone, jobs.kind, jobs.params,
+        jobs.attempt, jobs.max_attempts, jobs.timeout_ms, jobs.lease_token
 )
-SELECT CASE
-        WHEN c.id IS NOT NULL AND c.id = (SELECT id FROM alone) THEN 'alone'
-        WHEN c.id IS NOT NULL THEN 'claimed'
-        WHEN v.waiting AND v.deferred THEN 'deferred'
-        WHEN v.waiting AND NOT v.fits THEN 'quota'
-        ELSE 'drop'
-    END AS verdict,
-    c.kind, c.params, c.attempt, c.max_attempts, c.timeout_ms, c.lease_token
-FROM p LEFT JOIN verdict v ON v.ord = p.ord LEFT JOIN claimed c ON c.id = v.id
-ORDER BY p.ord";
+SELECT true AS claimed, c.ord, c.alone, NULL::boolean AS waiting, NULL::boolean AS fits,
+    NULL::boolean AS deferred, c.kind, c.params, c.attempt, c.max_attempts, c.timeout_ms,
+    c.lease_token
+FROM claimed c
+UNION ALL
+SELECT false, v.ord, NULL, v.waiting, v.fits, v.deferred, NULL, NULL, NULL, NULL, NULL, NULL
+FROM verdict v";
 
 /// Confirms a batch of Redis proposals in one transaction; returns one verdict per
 /// proposal, in order. [`claim_batch_on`] on a connection from the pool.
@@ -242,10 +244,16 @@ pub async fn claim_batch_on(
         }
     };
 
+    let outcomes = verdicts(proposals, &rows);
     let changes: Vec<_> = proposals
         .iter()
-        .zip(&rows)
-        .filter(|(_, row)| matches!(row.get::<_, &str>("verdict"), "claimed" | "alone"))
+        .zip(&outcomes)
+        .filter(|(_, outcome)| {
+            matches!(
+                outcome,
+                ClaimOutcome::Claimed(_) | ClaimOutcome::ClaimedAlone(_)
+            )
+        })
         .map(|(p, _)| (p.id, p.user_id, JobState::Running))
         .collect();
     if !changes.is_empty() {
@@ -254,17 +262,45 @@ pub async fn claim_batch_on(
         let redis = redis.clone();
         tokio::spawn(async move { events::notify_all(&redis, &changes).await });
     }
-    Ok(proposals
+    Ok(outcomes)
+}
+
+/// One verdict per proposal, in order, from the rows of [`CLAIM`]: claimed (alone when
+/// it is the suspect claimed alone); else, for a job still waiting, deferred or over its
+/// owner's quota (both requeued); else dropped (stale, duplicate, cancelled, owner
+/// inactive or gone).
+fn verdicts(proposals: &[JobRef], rows: &[tokio_postgres::Row]) -> Vec<ClaimOutcome> {
+    let mut outcomes: Vec<ClaimOutcome> = proposals
         .iter()
-        .zip(&rows)
-        .map(|(p, row)| match row.get::<_, &str>("verdict") {
-            "claimed" => ClaimOutcome::Claimed(claimed_job(*p, row)),
-            "alone" => ClaimOutcome::ClaimedAlone(claimed_job(*p, row)),
-            "deferred" => ClaimOutcome::Deferred,
-            "quota" => ClaimOutcome::QuotaFull,
-            _ => ClaimOutcome::NotClaimable,
-        })
-        .collect())
+        .map(|_| ClaimOutcome::NotClaimable)
+        .collect();
+    let position = |row: &tokio_postgres::Row| {
+        usize::try_from(row.get::<_, i64>("ord") - 1)
+            .ok()
+            .filter(|i| *i < proposals.len())
+    };
+    let flag = |row: &tokio_postgres::Row, name| row.get::<_, Option<bool>>(name) == Some(true);
+    // Facts first, claims last: a claim's row always wins.
+    for row in rows.iter().filter(|row| !row.get::<_, bool>("claimed")) {
+        let Some(i) = position(row) else { continue };
+        if flag(row, "waiting") {
+            if flag(row, "deferred") {
+                outcomes[i] = ClaimOutcome::Deferred;
+            } else if !flag(row, "fits") {
+                outcomes[i] = ClaimOutcome::QuotaFull;
+            }
+        }
+    }
+    for row in rows.iter().filter(|row| row.get::<_, bool>("claimed")) {
+        let Some(i) = position(row) else { continue };
+        let claimed = claimed_job(proposals[i], row);
+        outcomes[i] = if flag(row, "alone") {
+            ClaimOutcome::ClaimedAlone(claimed)
+        } else {
+            ClaimOutcome::Claimed(claimed)
+        };
+    }
+    outcomes
 }
 
 fn claimed_job(job: JobRef, row: &tokio_postgres::Row) -> ClaimedJob {
