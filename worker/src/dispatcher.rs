@@ -8,6 +8,11 @@
 //! the head of its lane when the job is still queued (quota full in Postgres), dropped
 //! otherwise (stale, duplicate or cancelled delivery).
 //!
+//! Claiming is pipelined: a spawned `confirm` writes batch N in Postgres while the
+//! loop asks Redis for batch N+1; N's verdicts are collected before N+1 is confirmed,
+//! N+1 is given back unconfirmed when N met a suspect, and confirmed before asking
+//! again when N claimed nothing.
+//!
 //! A job whose last attempt was interrupted (a *suspect*: it may have killed its last
 //! worker) runs alone: a claim made while this process holds other jobs defers it,
 //! and the dispatcher then drains (claims nothing until every job it holds has its
@@ -29,7 +34,8 @@ use fairlane_shared::jobs::JobError;
 use fairlane_shared::jobs::dispatch::{self, JobRef};
 use fairlane_shared::jobs::lease::{self, ClaimOutcome, Outcome};
 use futures::StreamExt;
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
 
 use crate::runtime::{KeptConnection, Runtime, turned_on};
 use crate::task::JobTask;
@@ -55,6 +61,8 @@ pub async fn run(
     // holds no job, then claim exclusively (see `lease::claim_batch`).
     let mut draining = false;
     let mut db = KeptConnection::new(rt.db.clone());
+    // The previous batch, confirmed in Postgres while Redis proposes the next one.
+    let mut confirming: Option<JoinHandle<Confirmed>> = None;
     loop {
         let first = tokio::select! {
             permit = slots.clone().acquire_owned() => match permit {
@@ -69,14 +77,27 @@ pub async fn run(
         if room == 0 {
             // Every run slot is taken and jobs are too long to claim ahead of them.
             drop(first);
+            // Some of those slots may be a batch still being confirmed: should Postgres
+            // refuse it, no job code ends to free them, so its verdict comes first.
+            if let Some(previous) = confirming.take() {
+                let done = collect(&rt, previous).await;
+                db = done.db;
+                draining |= done.draining;
+                continue;
+            }
             tokio::select! {
                 () = rt.claim_ahead.some_code_ended() => {}
                 () = turned_on(&mut stop) => break,
             }
             continue;
         }
-        let exclusive = rt.held_jobs() == 0;
-        if draining && !exclusive {
+        // A batch still being confirmed holds jobs the process does not count yet.
+        if draining && let Some(previous) = confirming.take() {
+            let done = collect(&rt, previous).await;
+            db = done.db;
+            draining |= done.draining;
+        }
+        if draining && rt.held_jobs() != 0 {
             drop(first);
             tokio::select! {
                 () = tokio::time::sleep(rt.settings.poll_interval) => {}
@@ -106,73 +127,56 @@ pub async fn run(
                 Vec::new()
             }
         };
-        let verdicts = if proposals.is_empty() {
-            Vec::new()
-        } else {
-            match claim(&rt, &mut db, &proposals, exclusive).await {
-                Ok(verdicts) => verdicts,
-                Err(e) => {
-                    db.discard();
-                    tracing::warn!(error = %e, jobs = proposals.len(), "cannot claim in postgres");
-                    proposals.iter().map(|_| ClaimOutcome::QuotaFull).collect()
+        // Redis was asked while the previous batch was confirmed; that one ends first.
+        let mut previous_claimed = true;
+        if let Some(previous) = confirming.take() {
+            let done = collect(&rt, previous).await;
+            db = done.db;
+            draining |= done.draining;
+            previous_claimed = done.claimed_any;
+        }
+        if proposals.is_empty() {
+            drop(permits);
+            if !draining {
+                tokio::select! {
+                    () = tokio::time::sleep(idle) => {}
+                    () = wake.notified() => {}
+                    () = turned_on(&mut stop) => break,
                 }
             }
-        };
-        let mut claimed_any = false;
-        let mut releases = Vec::new();
-        for (job, verdict) in proposals.iter().zip(verdicts) {
-            let claimed = match verdict {
-                ClaimOutcome::Claimed(claimed) => claimed,
-                ClaimOutcome::ClaimedAlone(claimed) => {
-                    tracing::info!(job_id = %job.id, attempt = claimed.attempt,
-                        "running a job whose last attempt was interrupted alone");
-                    draining = true;
-                    claimed
-                }
-                ClaimOutcome::Deferred => {
-                    draining = true;
-                    releases.push((*job, true));
-                    continue;
-                }
-                ClaimOutcome::QuotaFull => {
-                    releases.push((*job, true));
-                    continue;
-                }
-                ClaimOutcome::NotClaimable => {
-                    releases.push((*job, false));
-                    continue;
-                }
-            };
-            rt.metrics
-                .claim_latency
-                .observe(asked_at.elapsed().as_secs_f64());
-            let Some(permit) = permits.pop() else {
-                // Redis never proposes more jobs than asked for.
-                let _ = lease::finish(&rt.db, &rt.redis, &claimed, &Outcome::Released, None).await;
-                continue;
-            };
-            claimed_any = true;
-            let task = TaskBuilder::new(JobTask::new(
-                claimed.clone(),
-                permit,
-                rt.hold(),
-                rt.services.clone(),
-            ))
-            .task_id(TaskId::from_string(job.id.to_string()))
-            .build();
-            if jobs.send(task).await.is_err() {
-                tracing::error!(job_id = %job.id, "job runtime is gone; releasing the claim");
-                let _ = lease::finish(&rt.db, &rt.redis, &claimed, &Outcome::Released, None).await;
+            continue;
+        }
+        if draining {
+            // A suspect needs this process empty: give these back (requeued at the
+            // head of their lanes); the loop's top waits for the jobs in hand.
+            let releases: Vec<_> = proposals.iter().map(|job| (*job, true)).collect();
+            if let Err(e) = dispatch::release_many(&rt.redis, &releases).await {
+                tracing::warn!(error = %e, jobs = releases.len(), "cannot release proposals");
             }
+            continue;
         }
-        if !releases.is_empty()
-            && let Err(e) = dispatch::release_many(&rt.redis, &releases).await
-        {
-            // The Redis leases expire by themselves and the reconciler re-publishes.
-            tracing::warn!(error = %e, jobs = releases.len(), "cannot release proposals");
+        let exclusive = rt.held_jobs() == 0;
+        let batch = tokio::spawn(confirm(
+            rt.clone(),
+            db,
+            proposals,
+            permits,
+            exclusive,
+            jobs.clone(),
+            asked_at,
+        ));
+        db = KeptConnection::new(rt.db.clone());
+        if previous_claimed {
+            confirming = Some(batch);
+            continue;
         }
-        drop(permits);
-        if !claimed_any && !draining {
+        // Postgres refused the whole last batch (stale proposals, or a quota Redis
+        // thinks has room): confirm this one before asking again, and should it claim
+        // nothing either, wait rather than spin on the same refusals.
+        let done = collect(&rt, batch).await;
+        db = done.db;
+        draining |= done.draining;
+        if !done.claimed_any && !draining {
             tokio::select! {
                 () = tokio::time::sleep(idle) => {}
                 () = wake.notified() => {}
@@ -180,8 +184,114 @@ pub async fn run(
             }
         }
     }
+    if let Some(previous) = confirming.take() {
+        // Its jobs are handed over (or released) before the channel closes.
+        collect(&rt, previous).await;
+    }
     listener.abort();
     tracing::info!("dispatcher stopped claiming");
+}
+
+/// What confirming a batch left behind.
+struct Confirmed {
+    /// The kept connection, back for the next batch.
+    db: KeptConnection,
+    /// Some job was handed over to run.
+    claimed_any: bool,
+    /// A suspect was claimed alone or deferred: drain.
+    draining: bool,
+}
+
+/// Waits for a batch's confirmation; a panicked one leaves a fresh connection.
+async fn collect(rt: &Runtime, confirming: JoinHandle<Confirmed>) -> Confirmed {
+    confirming.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "confirming a claim failed");
+        Confirmed {
+            db: KeptConnection::new(rt.db.clone()),
+            claimed_any: false,
+            draining: false,
+        }
+    })
+}
+
+/// Confirms Redis's proposals in Postgres and hands the claimed jobs to apalis (one
+/// permit each); releases the rest.
+async fn confirm(
+    rt: Arc<Runtime>,
+    mut db: KeptConnection,
+    proposals: Vec<JobRef>,
+    mut permits: Vec<OwnedSemaphorePermit>,
+    exclusive: bool,
+    jobs: mpsc::Sender<Task<JobTask>>,
+    asked_at: Instant,
+) -> Confirmed {
+    let verdicts = match claim(&rt, &mut db, &proposals, exclusive).await {
+        Ok(verdicts) => verdicts,
+        Err(e) => {
+            db.discard();
+            tracing::warn!(error = %e, jobs = proposals.len(), "cannot claim in postgres");
+            proposals.iter().map(|_| ClaimOutcome::QuotaFull).collect()
+        }
+    };
+    let mut claimed_any = false;
+    let mut draining = false;
+    let mut releases = Vec::new();
+    for (job, verdict) in proposals.iter().zip(verdicts) {
+        let claimed = match verdict {
+            ClaimOutcome::Claimed(claimed) => claimed,
+            ClaimOutcome::ClaimedAlone(claimed) => {
+                tracing::info!(job_id = %job.id, attempt = claimed.attempt,
+                    "running a job whose last attempt was interrupted alone");
+                draining = true;
+                claimed
+            }
+            ClaimOutcome::Deferred => {
+                draining = true;
+                releases.push((*job, true));
+                continue;
+            }
+            ClaimOutcome::QuotaFull => {
+                releases.push((*job, true));
+                continue;
+            }
+            ClaimOutcome::NotClaimable => {
+                releases.push((*job, false));
+                continue;
+            }
+        };
+        rt.metrics
+            .claim_latency
+            .observe(asked_at.elapsed().as_secs_f64());
+        let Some(permit) = permits.pop() else {
+            // Redis never proposes more jobs than asked for.
+            let _ = lease::finish(&rt.db, &rt.redis, &claimed, &Outcome::Released, None).await;
+            continue;
+        };
+        claimed_any = true;
+        let task = TaskBuilder::new(JobTask::new(
+            claimed.clone(),
+            permit,
+            rt.hold(),
+            rt.services.clone(),
+        ))
+        .task_id(TaskId::from_string(job.id.to_string()))
+        .build();
+        if jobs.send(task).await.is_err() {
+            tracing::error!(job_id = %job.id, "job runtime is gone; releasing the claim");
+            let _ = lease::finish(&rt.db, &rt.redis, &claimed, &Outcome::Released, None).await;
+        }
+    }
+    if !releases.is_empty()
+        && let Err(e) = dispatch::release_many(&rt.redis, &releases).await
+    {
+        // The Redis leases expire by themselves and the reconciler re-publishes.
+        tracing::warn!(error = %e, jobs = releases.len(), "cannot release proposals");
+    }
+    Confirmed {
+        db,
+        claimed_any,
+        draining,
+    }
 }
 
 /// Confirms Redis's proposals in Postgres on the dispatcher's kept connection.
