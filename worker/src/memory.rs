@@ -20,7 +20,7 @@
 const MMAP_THRESHOLD: libc::c_int = 32 * 1024 * 1024;
 
 /// Tells malloc to keep freed memory for reuse (no trimming of heap tops, blocks up to
-/// [`MMAP_THRESHOLD`] from the heap).
+/// `MMAP_THRESHOLD`, 32 MiB, from the heap).
 pub fn retain_freed_memory() {
     #[cfg(target_env = "gnu")]
     // SAFETY: mallopt only sets allocator parameters; it takes no pointers and is safe

@@ -12,7 +12,7 @@
 //! spent nearly all its time. R (and the crate, and statsforecast) runs a diffuse-prior
 //! Kalman filter over the *undifferenced* series, whose state carries the `d + D·m`
 //! differencing lags, and computes the initial state covariance by Gardner et al.'s
-//! AS154 (about `r⁴/4` operations for `r` ARMA states, 15 for an ARMA(2,2)(1,1)[12]).
+//! AS154 (about `r⁴/4` operations for `r` ARMA states, 15 for an `ARMA(2,2)(1,1)[12]`).
 //! Here the filter runs on the differenced series (the likelihood the diffuse prior
 //! approximates, without its `κ = 10⁶` error) from the stationary state covariance,
 //! in its Chandrasekhar form (`kalman`): from that start the predicted covariance
@@ -48,9 +48,9 @@
 //! Fitted to the same values, it reproduces statsforecast's AutoARIMA: on the bench's
 //! daily_1000 training data the same 19 candidates in the same order, the same AICc to
 //! within 0.05 where both score one (statsforecast scores two that `checkarima` rejects
-//! here, neither better), and its pick, ARIMA(2,0,2)(0,1,1)[7] with drift. The `arima`
+//! here, neither better), and its pick, `ARIMA(2,0,2)(0,1,1)[7]` with drift. The `arima`
 //! model fits only the latest `ARIMA_MAX_POINTS` (450) values, where the search ends
-//! elsewhere: ARIMA(1,0,1)(2,1,1)[7] on daily_1000 and ARIMA(1,0,1)(0,1,1)[24] on
+//! elsewhere: `ARIMA(1,0,1)(2,1,1)[7]` on daily_1000 and `ARIMA(1,0,1)(0,1,1)[24]` on
 //! hourly_2000, MASE +0.3 % and −5.4 % against statsforecast on the whole
 //! series (on 300 values it was +8.7 % and +6.5 %; see `ARIMA_MAX_POINTS`). (Keeping
 //! the MA roots outside 1.01 during the fit was tried before this: it fixed

@@ -123,7 +123,7 @@ pub fn screen_chain(
 }
 
 /// Runs `work` on every slice of at most [`schema::READ_BATCH_ROWS`] rows of `batches`
-/// over `threads` threads ([`parallel_map`]) and returns the results in slice order.
+/// over `threads` threads (`parallel_map`) and returns the results in slice order.
 /// The caller picks `threads` (the job kind: the cores no other table job holds).
 pub fn for_each_slice<T, F>(
     batches: &[RecordBatch],
