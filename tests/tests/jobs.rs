@@ -385,6 +385,7 @@ async fn a_job_that_kills_its_worker_fails_after_max_attempts_while_others_flow(
         // interrupted, the poison job runs alone.
         assert!(echo.attempt <= 2, "{echo:?}");
     }
+    assert_running_counts_exact(&engine.db.get().await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -578,6 +579,25 @@ async fn a_paused_worker_cannot_complete_a_job_it_lost() {
     assert_eq!(after.finished_at, done.finished_at);
 }
 
+/// The running counts the claim reads (`user_job_counts`, kept by triggers) equal the
+/// running jobs, user by user, in one snapshot.
+async fn assert_running_counts_exact(client: &tokio_postgres::Client) {
+    let wrong: Vec<(Uuid, i64, i64)> = client
+        .query(
+            "SELECT u.id, COALESCE(c.running, 0)::bigint, \
+                    (SELECT count(*) FROM jobs j WHERE j.user_id = u.id AND j.state = 'running') \
+             FROM users u LEFT JOIN user_job_counts c ON c.user_id = u.id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .filter(|(_, counted, running)| counted != running)
+        .collect();
+    assert!(wrong.is_empty(), "(user, counter, running jobs): {wrong:?}");
+}
+
 #[tokio::test]
 async fn the_per_user_running_quota_holds_across_workers() {
     let app = app_with(&[("FAIRLANE_WORKER_CONCURRENCY", "4")]).await;
@@ -609,6 +629,7 @@ async fn the_per_user_running_quota_holds_across_workers() {
             )
             .await
             .unwrap();
+        assert_running_counts_exact(&client).await;
         for row in &rows {
             let (user, running): (Uuid, i64) = (row.get(0), row.get(1));
             assert!(
@@ -1067,6 +1088,8 @@ async fn killing_and_stopping_workers_under_load_loses_and_duplicates_nothing() 
     let duplicated: Vec<_> = completions.iter().filter(|(_, n)| **n > 1).collect();
     assert!(duplicated.is_empty(), "duplicate effects: {duplicated:?}");
     assert_eq!(engine.count_by_state().await.get("succeeded"), Some(&120));
+    // Claims, completions, releases at SIGTERM and rescues all kept the counts exact.
+    assert_running_counts_exact(&client).await;
 }
 
 #[tokio::test]

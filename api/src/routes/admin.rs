@@ -49,7 +49,7 @@ pub async fn stats(State(state): State<AppState>, _admin: AdminUser) -> ApiResul
         .query_one(
             "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'retrying'),
                     count(*) FILTER (WHERE state = 'running'), min(created_at) FILTER (WHERE state = 'queued')
-             FROM jobs WHERE state IN ('queued', 'retrying', 'running')",
+             FROM jobs WHERE finished_at IS NULL",
             &[],
         )
         .await?;

@@ -14,7 +14,7 @@ pub async fn of_user(
         .query_one(
             "SELECT count(*) FILTER (WHERE state = 'running'),
                     count(*) FILTER (WHERE state IN ('queued', 'retrying'))
-             FROM jobs WHERE user_id = $1",
+             FROM jobs WHERE user_id = $1 AND finished_at IS NULL",
             &[&user.id],
         )
         .await?;

@@ -8,9 +8,13 @@
 //! affect no row and it learns it lost the job (invariant 2, no zombie completion).
 //!
 //! **Running quota in Postgres (invariant 4).** The claim transaction locks the owners'
-//! `users` rows `FOR UPDATE` (in id order), then counts their `running` jobs in a new
-//! statement (so the count sees every claim committed before the locks were granted),
-//! and claims only below `users.max_running_jobs` (else the deployment default). Claims
+//! `users` rows `FOR UPDATE` (in id order), then reads their `running` counts in a new
+//! statement (so it sees every claim committed before the locks were granted), and
+//! claims only below `users.max_running_jobs` (else the deployment default). The counts
+//! live in `user_job_counts`, kept exact by statement triggers on `jobs` (`migrations/V8`:
+//! every statement that moves jobs into or out of `running` adds its difference in its
+//! own transaction), so the claim reads one row per owner instead of counting jobs, and
+//! no index of `jobs` mentions `state`: claims and completions are HOT updates. Claims
 //! for one user are therefore serialised and the count is exact, whatever Redis says:
 //! after a Redis flush the Redis quota may admit too many, and Postgres refuses the
 //! excess. Running jobs with an expired lease still count until the rescuer moves them,
@@ -20,10 +24,10 @@
 //! ([`claim_batch`]: the lock and one claiming statement, pipelined with `BEGIN` and
 //! `COMMIT`, so one round trip) and records successes without files in batches
 //! ([`succeed_many`]); both keep the per-row rules above. Both take a connection the
-//! caller may keep between batches (a pool checkout is a round trip of its own). Their statements find rows only through the
-//! primary key, joining `unnest($ids)`, and test the state inside a `CASE`, which no
+//! caller may keep between batches (a pool checkout is a round trip of its own). Their
+//! statements find rows only through the primary key, joining `unnest($ids)`, and test the state inside a `CASE`, which no
 //! index matches: with `id = ANY($ids)` beside the join, or a plain `state = 'queued'`,
-//! the planner may scan the partial index of every waiting (or running) job instead,
+//! the planner may scan the partial index of every unfinished job instead,
 //! a scan that grows with the queue; statistics a burst of submissions made stale
 //! invite exactly that (measured: claims 4x slower at 50 000 queued jobs, and 40x
 //! slower at 16 a batch right after a burst).
@@ -102,10 +106,9 @@ WITH p AS (
     FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS p(id, user_id, ord)
 ),
 owner AS MATERIALIZED (
-    SELECT u.id, COALESCE(u.max_running_jobs::bigint, $5) - (
-        SELECT count(*) FROM jobs WHERE jobs.user_id = u.id AND jobs.state = 'running'
-    ) AS free
-    FROM users u WHERE u.id = ANY($2) AND u.active
+    SELECT u.id, COALESCE(u.max_running_jobs::bigint, $5) - COALESCE(c.running, 0) AS free
+    FROM users u LEFT JOIN user_job_counts c ON c.user_id = u.id
+    WHERE u.id = ANY($2) AND u.active
 ),
 firsts AS (
     SELECT p.id, p.user_id, p.ord, o.free,
@@ -181,8 +184,8 @@ pub async fn claim_batch(
 ///
 /// The owners' `users` rows are locked `FOR UPDATE` in id order (so concurrent batches
 /// cannot deadlock); the next statement, which Postgres starts only once the locks are
-/// granted, counts each owner's `running` jobs, so the count sees every claim committed
-/// before. Each owner's proposals, in order, are candidates while `running + candidates
+/// granted, reads each owner's `running` count (`user_job_counts`), so it sees every
+/// claim committed before. Each owner's proposals, in order, are candidates while `running + candidates
 /// < limit`; the rest are refused (requeued if still queued, dropped otherwise). The
 /// same statement claims the candidates that are still `queued`, due and not
 /// cancelled; a candidate it skips is stale and dropped. A skipped candidate never

@@ -8,7 +8,6 @@
 //! only keeps the work (and the log) to one process at a time. It is a Redis key with a
 //! lease that its holder renews; if Redis loses it, at worst two passes overlap.
 
-use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
@@ -42,7 +41,8 @@ pub async fn rescue_expired(db: &Pool, redis: &Redis) -> Result<usize, JobError>
                    error_message = CASE WHEN cancel_requested_at IS NULL \
                                    THEN 'the worker running this job stopped before finishing it' END, \
                    lease_token = NULL, lease_expires_at = NULL, updated_at = now() \
-                 WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < now() \
+                 WHERE id IN (SELECT id FROM jobs WHERE finished_at IS NULL AND state = 'running' \
+                                AND lease_expires_at < now() \
                               LIMIT $1 FOR UPDATE SKIP LOCKED) \
                    AND state = 'running' AND lease_expires_at < now() \
                  RETURNING id, user_id, state"
@@ -78,7 +78,8 @@ pub async fn promote_due(
         .query(
             "WITH due AS ( \
                  UPDATE jobs SET state = 'queued', updated_at = now() \
-                 WHERE id IN (SELECT id FROM jobs WHERE state = 'retrying' AND run_at <= now() \
+                 WHERE id IN (SELECT id FROM jobs WHERE finished_at IS NULL AND state = 'retrying' \
+                                AND run_at <= now() \
                               LIMIT $1 FOR UPDATE SKIP LOCKED) \
                    AND state = 'retrying' \
                  RETURNING id, user_id) \
@@ -98,10 +99,13 @@ pub async fn promote_due(
     Ok(publications.len())
 }
 
-/// Re-publishes every queued job (oldest first, in batches); live deliveries are
-/// skipped by the publish script, so only jobs Redis lost (flush, failed publish, worker
-/// died between its Redis and Postgres claims) go back into their lanes. Returns how
-/// many did.
+/// Re-publishes every queued job (each owner's oldest first, in batches); live
+/// deliveries are skipped by the publish script, so only jobs Redis lost (flush, failed
+/// publish, worker died between its Redis and Postgres claims) go back into their
+/// lanes. Returns how many did.
+///
+/// Pages follow `jobs_unfinished` (owner, then id: ids are UUIDv7, so time order), so
+/// each page is a range of that index and a pass reads every unfinished job once.
 pub async fn reconcile(
     db: &Pool,
     redis: &Redis,
@@ -110,14 +114,15 @@ pub async fn reconcile(
     let client = db.get().await?;
     let page = client
         .prepare(
-            "SELECT j.id, j.user_id, COALESCE(u.max_running_jobs::bigint, $2), j.created_at \
+            "SELECT j.id, j.user_id, COALESCE(u.max_running_jobs::bigint, $2) \
              FROM jobs j JOIN users u ON u.id = j.user_id \
-             WHERE j.state = 'queued' AND j.run_at <= now() AND u.active \
-               AND ($3::timestamptz IS NULL OR (j.created_at, j.id) > ($3, $4)) \
-             ORDER BY j.created_at, j.id LIMIT $1",
+             WHERE j.finished_at IS NULL AND (j.user_id, j.id) > ($3, $4) \
+               AND j.state = 'queued' AND j.run_at <= now() AND u.active \
+             ORDER BY j.user_id, j.id LIMIT $1",
         )
         .await?;
-    let mut after: (Option<DateTime<Utc>>, Option<Uuid>) = (None, None);
+    // Real job and user ids are never nil, so the first page starts at the beginning.
+    let mut after = (Uuid::nil(), Uuid::nil());
     let mut republished = 0;
     loop {
         let rows = client
@@ -129,7 +134,7 @@ pub async fn reconcile(
         republished += dispatch::publish(redis, &publications(&rows)).await?;
         match rows.last() {
             Some(last) if i64::try_from(rows.len()).unwrap_or(0) == RECONCILE_BATCH => {
-                after = (Some(last.get(3)), Some(last.get(0)));
+                after = (last.get(1), last.get(0));
             }
             _ => break,
         }

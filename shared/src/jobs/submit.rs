@@ -121,7 +121,8 @@ pub async fn insert(
         .await?;
     let count = tx
         .prepare_cached(
-            "SELECT count(*) FROM jobs WHERE user_id = $1 AND state IN ('queued', 'retrying')",
+            "SELECT count(*) FROM jobs \
+             WHERE user_id = $1 AND finished_at IS NULL AND state IN ('queued', 'retrying')",
         )
         .await?;
     // Jobs that already hold one of the batch's idempotency keys (`IS NOT NULL` lets

@@ -287,8 +287,7 @@ impl Bench {
             let client = self.db.get().await?;
             let unfinished: bool = client
                 .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE user_id = $1 AND state = 'running') \
-                         OR EXISTS (SELECT 1 FROM jobs WHERE user_id = $1 AND state IN ('queued', 'retrying'))",
+                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE user_id = $1 AND finished_at IS NULL)",
                     &[&user],
                 )
                 .await?
