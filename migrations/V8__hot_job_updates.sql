@@ -17,6 +17,9 @@
 --
 -- `fillfactor` leaves room on each page for a row's next version, which a HOT update
 -- needs (it must stay on the same page).
+--
+-- Workers from before this step still run against it (they count running jobs
+-- themselves, then through the listing index: correct, slower until replaced).
 
 CREATE TABLE user_job_counts (
     user_id uuid    PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
