@@ -950,6 +950,51 @@ async fn sigterm_lets_short_jobs_finish_and_releases_the_rest_without_burning_an
 }
 
 #[tokio::test]
+async fn a_committed_job_redis_never_heard_of_runs_after_the_dispatch_check() {
+    let app = app_with(&[]).await;
+    let engine = Engine::connect(&app).await;
+    let user = engine.create_user(None, None).await;
+    // Published jobs keep Redis busy (and live) while one job is committed, never
+    // published: an API that crashed between its commit and its publish.
+    let published = engine
+        .submit_many(user, "sleep", json!({"ms": 50}), 10)
+        .await;
+    let new_job = jobs::NewJob::validate("echo", json!({"message": "unpublished"}), None, true)
+        .expect("valid job");
+    let mut client = engine.db.get().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    let unpublished = jobs::insert(&tx, user, &[new_job], &engine.settings)
+        .await
+        .unwrap()
+        .remove(0)
+        .job
+        .id;
+    tx.commit().await.unwrap();
+    let worker = engine.start_worker(&[]).await;
+    // The check at the runner's first pass sees fewer live jobs than queued ones.
+    engine
+        .wait_job(user, unpublished, Duration::from_secs(15), |j| {
+            j.state == JobState::Succeeded
+        })
+        .await;
+    for id in published {
+        engine
+            .wait_job(user, id, Duration::from_secs(15), |j| {
+                j.state == JobState::Succeeded
+            })
+            .await;
+    }
+    assert!(
+        worker
+            .process
+            .events()
+            .iter()
+            .any(|e| e["message"] == "re-published queued jobs that had no live delivery"),
+        "the reconciler did not run"
+    );
+}
+
+#[tokio::test]
 async fn a_job_accepted_while_redis_is_down_runs_once_redis_is_back() {
     let mut redis = RedisServer::start();
     let app = TestApp::builder()

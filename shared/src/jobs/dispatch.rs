@@ -203,6 +203,15 @@ return {{running, limit, pos}}
     ))
 });
 
+static LIVE_COUNTS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{TIME_MS}
+local live = ARGV[1] .. 'live'
+return {{redis.call('ZCARD', live), redis.call('ZCOUNT', live, '-inf', now)}}
+"
+    ))
+});
+
 /// A job as dispatch knows it: its id and owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct JobRef {
@@ -334,6 +343,18 @@ pub async fn retire_many(redis: &Redis, jobs: &[JobRef], events: &[String]) -> c
         let _: i64 = invocation.invoke_async(&mut redis.conn()).await?;
     }
     Ok(())
+}
+
+/// How many jobs `live` holds (in a lane or admitted), and how many of those are
+/// admissions whose lease ran out in Redis (their worker stopped renewing them, or
+/// never confirmed them in Postgres).
+pub async fn live_counts(redis: &Redis) -> crate::Result<(u64, u64)> {
+    let (live, expired): (u64, u64) = LIVE_COUNTS
+        .prepare_invoke()
+        .arg(prefix(redis))
+        .invoke_async(&mut redis.conn())
+        .await?;
+    Ok((live, expired))
 }
 
 /// Wake-up hints from [`publish`] ([`WAKE_CHANNEL`]), on a dedicated connection, from

@@ -1,6 +1,7 @@
 //! Keeping dispatch honest: rescue expired leases, promote due retries, and reconcile
 //! Redis with Postgres (re-publish queued jobs without a live delivery, e.g. after a
-//! FLUSHALL or a lost publish).
+//! FLUSHALL or a lost publish) when a cheap comparison of the two says Redis may have
+//! lost something, and once a minute regardless.
 //!
 //! Every statement here is conditional and idempotent (`WHERE state = ... AND
 //! lease_expires_at < now()`, `FOR UPDATE SKIP LOCKED`, idempotent publish), so two
@@ -210,11 +211,44 @@ return 0
     }
 }
 
+/// Whether Redis may be missing jobs it should hold: it holds fewer live deliveries
+/// than Postgres has queued and running jobs, or some admission's Redis lease ran out.
+/// Cheap next to [`reconcile`] (a count and one script call), so it runs every few
+/// seconds and a full pass only when it says so. It can miss a lost job only while a
+/// stale live entry makes up for it, which the periodic full pass
+/// ([`FULL_RECONCILE_EVERY`]) repairs.
+pub async fn dispatch_may_miss_jobs(db: &Pool, redis: &Redis) -> Result<bool, JobError> {
+    // Redis first: jobs that finish in between then leave Postgres's count after
+    // Redis's, never the other way round (a submission in between may still make it a
+    // false alarm, which costs one full pass).
+    let (live, expired) = dispatch::live_counts(redis).await?;
+    let queued_or_running: i64 = db
+        .get()
+        .await?
+        .query_one(
+            "SELECT count(*) FROM jobs \
+             WHERE finished_at IS NULL AND state IN ('queued', 'running')",
+            &[],
+        )
+        .await?
+        .get(0);
+    Ok(expired > 0 || u64::try_from(queued_or_running).unwrap_or(0) > live)
+}
+
 /// How often a maintenance pass runs (rescue and promote; reconcile every
 /// [`RECONCILE_EVERY`] passes).
 pub const PASS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-/// Reconcile on every this many passes (and on the first).
+/// Check on the first pass and every this many after, and reconcile when
+/// [`dispatch_may_miss_jobs`] says so.
 pub const RECONCILE_EVERY: u64 = 5;
+/// Reconcile on every this many passes whatever the counts say.
+pub const FULL_RECONCILE_EVERY: u64 = 60;
+
+async fn reconcile_logged(db: &Pool, redis: &Redis, default_running_limit: i64) {
+    if let Err(e) = reconcile(db, redis, default_running_limit).await {
+        tracing::warn!(error = %e, "reconciling dispatch failed");
+    }
+}
 
 /// Runs maintenance passes whenever this process holds the [`MaintenanceLock`], until
 /// `stop` turns true. Errors are logged and the next pass tries again.
@@ -248,12 +282,16 @@ pub async fn run(
         if let Err(e) = promote_due(&db, &redis, default_running_limit).await {
             tracing::warn!(error = %e, "promoting due retries failed");
         }
-        if passes.is_multiple_of(RECONCILE_EVERY)
-            && let Err(e) = reconcile(&db, &redis, default_running_limit).await
-        {
-            tracing::warn!(error = %e, "reconciling dispatch failed");
-        }
         passes += 1;
+        if passes.is_multiple_of(FULL_RECONCILE_EVERY) {
+            reconcile_logged(&db, &redis, default_running_limit).await;
+        } else if (passes - 1).is_multiple_of(RECONCILE_EVERY) {
+            match dispatch_may_miss_jobs(&db, &redis).await {
+                Ok(false) => {}
+                Ok(true) => reconcile_logged(&db, &redis, default_running_limit).await,
+                Err(e) => tracing::warn!(error = %e, "checking dispatch against postgres failed"),
+            }
+        }
     }
     if let Err(e) = lock.release(&redis).await {
         tracing::warn!(error = %e, "cannot release the maintenance lock");
