@@ -41,7 +41,7 @@ pub struct Completer {
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pending")
-            .field("job", &self.success.claimed.job)
+            .field("job", &self.success.job)
             .finish_non_exhaustive()
     }
 }
@@ -66,7 +66,8 @@ impl Completer {
         let (reply, verdict) = oneshot::channel();
         let pending = Pending {
             success: Success {
-                claimed: claimed.clone(),
+                job: claimed.job,
+                lease_token: claimed.lease_token,
                 summary,
                 progress,
             },
@@ -90,9 +91,10 @@ async fn run(
     let mut db = KeptConnection::new(db);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let successes: Vec<Success> = batch.iter().map(|p| p.success.clone()).collect();
+        let (successes, replies): (Vec<Success>, Vec<_>) =
+            batch.drain(..).map(|p| (p.success, p.reply)).unzip();
         let recorded = match db.get().await {
-            Ok(client) => lease::succeed_many(client, &redis, &successes).await,
+            Ok(client) => lease::succeed_many(client, &redis, successes).await,
             Err(e) => Err(e.into()),
         };
         if recorded.is_err() {
@@ -100,16 +102,14 @@ async fn run(
         }
         match recorded {
             Ok(recorded) => {
-                for (pending, recorded) in batch.drain(..).zip(recorded) {
-                    let _ = pending
-                        .reply
-                        .send(Ok(recorded.then_some(JobState::Succeeded)));
+                for (reply, recorded) in replies.into_iter().zip(recorded) {
+                    let _ = reply.send(Ok(recorded.then_some(JobState::Succeeded)));
                 }
             }
             Err(e) => {
                 let message = e.to_string();
-                for pending in batch.drain(..) {
-                    let _ = pending.reply.send(Err(message.clone()));
+                for reply in replies {
+                    let _ = reply.send(Err(message.clone()));
                 }
             }
         }

@@ -417,10 +417,12 @@ fn progress_value(progress: &Progress) -> Value {
 }
 
 /// A successful attempt without result files, for [`succeed_many`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Success {
-    /// The claim it ran under.
-    pub claimed: ClaimedJob,
+    /// The job.
+    pub job: JobRef,
+    /// The fencing token of the claim it ran under.
+    pub lease_token: Uuid,
     /// The result summary.
     pub summary: Value,
     /// The job's last progress report.
@@ -434,21 +436,22 @@ pub struct Success {
 pub async fn succeed_many(
     client: &deadpool_postgres::Client,
     redis: &Redis,
-    successes: &[Success],
+    successes: Vec<Success>,
 ) -> Result<Vec<bool>, JobError> {
     if successes.is_empty() {
         return Ok(Vec::new());
     }
     let now = chrono::Utc::now();
-    let ids: Vec<Uuid> = successes.iter().map(|s| s.claimed.job.id).collect();
-    let tokens: Vec<Uuid> = successes.iter().map(|s| s.claimed.lease_token).collect();
-    let results: Vec<Value> = successes
-        .iter()
-        .map(|s| result_value(s.summary.clone(), &[], s.claimed.job.id, now))
-        .collect();
+    let jobs: Vec<JobRef> = successes.iter().map(|s| s.job).collect();
+    let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
+    let tokens: Vec<Uuid> = successes.iter().map(|s| s.lease_token).collect();
     let progress: Vec<Option<Value>> = successes
         .iter()
         .map(|s| s.progress.as_ref().map(progress_value))
+        .collect();
+    let results: Vec<Value> = successes
+        .into_iter()
+        .map(|s| result_value(s.summary, &[], s.job.id, now))
         .collect();
     let statement = client
         .prepare_cached(
@@ -467,9 +470,8 @@ pub async fn succeed_many(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let done: Vec<JobRef> = successes
-        .iter()
-        .map(|s| s.claimed.job)
+    let done: Vec<JobRef> = jobs
+        .into_iter()
         .filter(|job| recorded.contains(&job.id))
         .collect();
     let announced: Vec<String> = done
